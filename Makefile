@@ -1,0 +1,39 @@
+# jpki-pf: `make demo` and `make test` are the two commands a newcomer needs.
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= auto
+
+.PHONY: deps demo test lint fmt bench fuzz clean
+
+deps:
+	@./scripts/ensure-deps.sh
+
+## demo: the end-to-end story against the J-LIS simulator, on embedded defaults
+demo: deps
+	$(CARGO) build --release --locked --bins
+	./scripts/demo.sh
+
+## test: formatting, clippy with -D warnings, and every test
+test: deps lint
+	$(CARGO) test --workspace --locked --all-targets
+	$(CARGO) test --workspace --locked --doc
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## bench: speed and memory targets, each printed as a ratio against a peer run in the same process tree
+bench:
+	@./scripts/ensure-deps.sh --bench
+	./scripts/bench.sh
+
+## fuzz: each fuzz target for a short, bounded time (needs cargo-fuzz and a nightly toolchain)
+fuzz:
+	./scripts/fuzz.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf demo-out
