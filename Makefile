@@ -20,6 +20,7 @@ test: deps lint
 
 lint:
 	$(CARGO) fmt --all -- --check
+	./scripts/check-crypto-stack.sh
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 fmt:
