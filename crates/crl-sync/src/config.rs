@@ -169,10 +169,14 @@ pub enum ConfigError {
 impl Config {
     /// Loads a TOML file, applies `JPKI_PF_CRL_SYNC_*` overrides and validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let mut cfg = Config::from_toml(&text)
-            .map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg = Config::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
         cfg.apply_env(|k| std::env::var(k).ok())?;
         cfg.validate()?;
         Ok(cfg)
@@ -210,10 +214,19 @@ impl Config {
         if let Some(v) = get(&format!("{p}REDIS_URL")) {
             match &mut self.redis {
                 Some(r) => r.url = v,
-                None => self.redis = Some(RedisConfig { url: v, stream: default_stream() }),
+                None => {
+                    self.redis = Some(RedisConfig {
+                        url: v,
+                        stream: default_stream(),
+                    })
+                }
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
     }
 
     /// Checks everything and reports every problem at once.
@@ -251,7 +264,11 @@ impl Config {
                 problems.push(format!("ca id {:?} appears twice", ca.id));
             }
             if !ca.cert.is_file() {
-                problems.push(format!("ca {:?}: certificate file {} does not exist", ca.id, ca.cert.display()));
+                problems.push(format!(
+                    "ca {:?}: certificate file {} does not exist",
+                    ca.id,
+                    ca.cert.display()
+                ));
             }
         }
         if self.partition.is_empty() {
@@ -272,7 +289,11 @@ impl Config {
                 problems.push(format!("partition {:?}: unknown ca {:?}", p.id, p.ca));
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
     }
 
     /// The HTTP fetch policy.
@@ -309,7 +330,9 @@ ca = "nope"
 "#,
         )
         .unwrap();
-        let Err(ConfigError::Invalid(p)) = cfg.validate() else { panic!("must be invalid") };
+        let Err(ConfigError::Invalid(p)) = cfg.validate() else {
+            panic!("must be invalid")
+        };
         assert!(p.len() >= 5, "{p:?}");
     }
 

@@ -135,7 +135,11 @@ pub async fn fetch(
             delay = (delay * 2).min(policy.backoff_max);
         }
     }
-    Err(FetchError::Unreachable { url: url.to_owned(), attempts, last })
+    Err(FetchError::Unreachable {
+        url: url.to_owned(),
+        attempts,
+        last,
+    })
 }
 
 async fn attempt_once(
@@ -163,13 +167,22 @@ async fn attempt_once(
         return Attempt::Retry(format!("HTTP {}", status.as_u16()));
     }
     if !status.is_success() {
-        return Attempt::Fatal(FetchError::Status { url: url.to_owned(), status: status.as_u16() });
+        return Attempt::Fatal(FetchError::Status {
+            url: url.to_owned(),
+            status: status.as_u16(),
+        });
     }
     if resp.content_length().is_some_and(|n| n > policy.max_bytes) {
-        return Attempt::Fatal(FetchError::TooLarge { url: url.to_owned(), max: policy.max_bytes });
+        return Attempt::Fatal(FetchError::TooLarge {
+            url: url.to_owned(),
+            max: policy.max_bytes,
+        });
     }
     let header = |name: reqwest::header::HeaderName| {
-        resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     };
     let validators = Validators {
         etag: header(reqwest::header::ETAG),
@@ -182,12 +195,21 @@ async fn attempt_once(
         match resp.chunk().await {
             Ok(Some(chunk)) => {
                 if (body.len() + chunk.len()) as u64 > policy.max_bytes {
-                    return Attempt::Fatal(FetchError::TooLarge { url: url.to_owned(), max: policy.max_bytes });
+                    return Attempt::Fatal(FetchError::TooLarge {
+                        url: url.to_owned(),
+                        max: policy.max_bytes,
+                    });
                 }
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) => return Attempt::Retry(format!("body cut off after {} bytes: {}", body.len(), error_chain(&e))),
+            Err(e) => {
+                return Attempt::Retry(format!(
+                    "body cut off after {} bytes: {}",
+                    body.len(),
+                    error_chain(&e)
+                ));
+            }
         }
     }
     if let Some(n) = expected

@@ -8,3 +8,10 @@
 //! It does not answer status questions; servers read the snapshots it writes.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod config;
+pub mod fetch;
+
+pub mod error;
+pub mod parse;
+pub mod verify;

@@ -1,6 +1,11 @@
 //! crl-sync's HTTP fetch against a scripted loopback server: conditional GET, 500s, timeouts,
 //! cut-off bodies and oversize bodies.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::time::Duration;
 
@@ -19,7 +24,11 @@ fn policy() -> FetchPolicy {
 }
 
 fn ok(body: &[u8]) -> Reply {
-    Reply::Ok { body: body.to_vec(), etag: "\"v1\"".into(), last_modified: "Mon, 23 Nov 2026 07:00:00 GMT".into() }
+    Reply::Ok {
+        body: body.to_vec(),
+        etag: "\"v1\"".into(),
+        last_modified: "Mon, 23 Nov 2026 07:00:00 GMT".into(),
+    }
 }
 
 #[tokio::test]
@@ -27,7 +36,8 @@ async fn conditional_get_round_trip() {
     let srv = ScriptedServer::start(vec![ok(b"crl-bytes"), ok(b"crl-bytes")]);
     let url = format!("{}/crl/a.crl", srv.base_url());
     let c = client(&policy()).unwrap();
-    let FetchOutcome::Fetched { body, validators } = fetch(&c, &url, &Validators::default(), &policy()).await.unwrap()
+    let FetchOutcome::Fetched { body, validators } =
+        fetch(&c, &url, &Validators::default(), &policy()).await.unwrap()
     else {
         panic!("expected a body")
     };
@@ -36,7 +46,12 @@ async fn conditional_get_round_trip() {
     let again = fetch(&c, &url, &validators, &policy()).await.unwrap();
     assert!(matches!(again, FetchOutcome::NotModified));
     let seen = srv.seen();
-    assert!(seen[1].headers.iter().any(|(k, v)| k == "if-none-match" && v == "\"v1\""));
+    assert!(
+        seen[1]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "if-none-match" && v == "\"v1\"")
+    );
     assert!(seen[1].headers.iter().any(|(k, _)| k == "if-modified-since"));
 }
 
@@ -44,7 +59,9 @@ async fn conditional_get_round_trip() {
 async fn retries_500_then_succeeds() {
     let srv = ScriptedServer::start(vec![Reply::Status(500), Reply::Status(503), ok(b"x")]);
     let c = client(&policy()).unwrap();
-    let out = fetch(&c, &srv.base_url(), &Validators::default(), &policy()).await.unwrap();
+    let out = fetch(&c, &srv.base_url(), &Validators::default(), &policy())
+        .await
+        .unwrap();
     assert!(matches!(out, FetchOutcome::Fetched { .. }));
     assert_eq!(srv.seen().len(), 3);
 }
@@ -53,8 +70,13 @@ async fn retries_500_then_succeeds() {
 async fn persistent_500_is_unreachable_after_bounded_retries() {
     let srv = ScriptedServer::start(vec![Reply::Status(500)]);
     let c = client(&policy()).unwrap();
-    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy()).await.unwrap_err();
-    assert!(matches!(err, FetchError::Unreachable { attempts: 3, .. }), "{err}");
+    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::Unreachable { attempts: 3, .. }),
+        "{err}"
+    );
     assert_eq!(err.code(), "UPSTREAM_UNREACHABLE");
     assert_eq!(srv.seen().len(), 3);
 }
@@ -63,15 +85,22 @@ async fn persistent_500_is_unreachable_after_bounded_retries() {
 async fn timeout_is_unreachable() {
     let srv = ScriptedServer::start(vec![Reply::Stall(Duration::from_secs(3))]);
     let c = client(&policy()).unwrap();
-    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy()).await.unwrap_err();
+    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy())
+        .await
+        .unwrap_err();
     assert!(matches!(err, FetchError::Unreachable { .. }), "{err}");
 }
 
 #[tokio::test]
 async fn partial_body_is_retried_and_never_returned() {
-    let srv = ScriptedServer::start(vec![Reply::Truncated { body: b"half".to_vec(), announced: 100 }]);
+    let srv = ScriptedServer::start(vec![Reply::Truncated {
+        body: b"half".to_vec(),
+        announced: 100,
+    }]);
     let c = client(&policy()).unwrap();
-    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy()).await.unwrap_err();
+    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy())
+        .await
+        .unwrap_err();
     assert!(matches!(err, FetchError::Unreachable { .. }), "{err}");
 }
 
@@ -79,7 +108,9 @@ async fn partial_body_is_retried_and_never_returned() {
 async fn oversize_is_rejected_without_retry() {
     let srv = ScriptedServer::start(vec![ok(&[7u8; 2000])]);
     let c = client(&policy()).unwrap();
-    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy()).await.unwrap_err();
+    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy())
+        .await
+        .unwrap_err();
     assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
     assert_eq!(srv.seen().len(), 1);
 }
@@ -88,7 +119,9 @@ async fn oversize_is_rejected_without_retry() {
 async fn client_error_is_not_retried() {
     let srv = ScriptedServer::start(vec![Reply::Status(404)]);
     let c = client(&policy()).unwrap();
-    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy()).await.unwrap_err();
+    let err = fetch(&c, &srv.base_url(), &Validators::default(), &policy())
+        .await
+        .unwrap_err();
     assert!(matches!(err, FetchError::Status { status: 404, .. }));
     assert_eq!(srv.seen().len(), 1);
 }
@@ -97,6 +130,13 @@ async fn client_error_is_not_retried() {
 async fn refused_connection_is_unreachable() {
     let port = testkit::free_port();
     let c = client(&policy()).unwrap();
-    let err = fetch(&c, &format!("http://127.0.0.1:{port}/x"), &Validators::default(), &policy()).await.unwrap_err();
+    let err = fetch(
+        &c,
+        &format!("http://127.0.0.1:{port}/x"),
+        &Validators::default(),
+        &policy(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, FetchError::Unreachable { .. }));
 }

@@ -7,7 +7,8 @@
 //! - [`BasicInfo`]: the basic 4 information (基本4情報) with both substitute-character maps
 //!   (代替文字使用位置), parsed from a signing certificate's subjectAltName;
 //! - [`oid`]: the JPKI object identifiers;
-//! - [`Reason`]: CRL revocation reasons with the meaning J-LIS gives them.
+//! - [`Reason`]: CRL revocation reasons with the meaning J-LIS gives them;
+//! - [`ocsp`]: RFC 6960 OCSP request and response types, without cryptography.
 //!
 //! It is not a certificate verifier (see the `verifier` crate) and does no cryptography.
 #![forbid(unsafe_code)]
@@ -17,11 +18,15 @@ mod basic_info;
 mod dob;
 mod error;
 mod kind;
+pub mod ocsp;
 pub mod oid;
 mod reason;
 mod serial;
 
-pub use basic_info::{BasicInfo, OtherBasicInfoItem, Sex, SubstituteMap};
+pub use basic_info::{
+    ADDRESS_MAX_CHARS, BasicInfo, BasicInfoView, MAX_INPUT_LEN, NAME_MAX_CHARS, OtherBasicInfoItem,
+    OtherItemView, Sex, SubstituteMap,
+};
 pub use dob::{DateOfBirth, Era};
 pub use error::{BasicInfoError, SerialError};
 pub use kind::{Carrier, CertKind, Hierarchy, PolicyClass, classify_policy};

@@ -13,7 +13,11 @@ use std::time::Duration;
 pub enum Reply {
     /// 200 with a body, an ETag and a Last-Modified; answers 304 when the request's
     /// `If-None-Match` equals the ETag.
-    Ok { body: Vec<u8>, etag: String, last_modified: String },
+    Ok {
+        body: Vec<u8>,
+        etag: String,
+        last_modified: String,
+    },
     /// A bare status code with a short text body.
     Status(u16),
     /// Announces `Content-Length: announced` but sends only `body` and closes.
@@ -58,7 +62,11 @@ impl ScriptedServer {
                 std::thread::spawn(move || serve_one(stream, reply, &seen3));
             }
         });
-        ScriptedServer { port, seen, _thread: thread }
+        ScriptedServer {
+            port,
+            seen,
+            _thread: thread,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -100,16 +108,26 @@ fn serve_one(stream: TcpStream, reply: Reply, seen: &Mutex<Vec<SeenRequest>>) {
         let mut body = vec![0u8; content_length.min(1 << 20)];
         let _ = reader.read_exact(&mut body);
     }
-    let if_none_match =
-        req.headers.iter().find(|(k, _)| k == "if-none-match").map(|(_, v)| v.clone());
+    let if_none_match = req
+        .headers
+        .iter()
+        .find(|(k, _)| k == "if-none-match")
+        .map(|(_, v)| v.clone());
     if let Ok(mut s) = seen.lock() {
         s.push(req);
     }
     let mut out = stream;
     let _ = match reply {
-        Reply::Ok { body, etag, last_modified } => {
+        Reply::Ok {
+            body,
+            etag,
+            last_modified,
+        } => {
             if if_none_match.as_deref() == Some(etag.as_str()) {
-                write!(out, "HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n")
+                write!(
+                    out,
+                    "HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n"
+                )
             } else {
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: {}\r\nETag: {etag}\r\nLast-Modified: {last_modified}\r\nConnection: close\r\n\r\n",

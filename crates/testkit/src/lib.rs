@@ -3,7 +3,12 @@
 //! independent judge ([`openssl`]), and free-port and wait helpers. Never a dependency of a shipped
 //! binary.
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod http;
 mod net;

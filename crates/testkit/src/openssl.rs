@@ -10,7 +10,10 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new("openssl").args(args).output().expect("the openssl CLI is installed (make test installs it)")
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("the openssl CLI is installed (make test installs it)")
 }
 
 /// Runs `openssl` in `dir` and returns (success, stdout + stderr as text).
@@ -19,7 +22,11 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out = Command::new("openssl").current_dir(dir).args(args).output().expect("openssl CLI");
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl CLI");
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)

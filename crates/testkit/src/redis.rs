@@ -32,8 +32,14 @@ impl RedisServer {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("redis-server not found: run `make test` (installs it) or `apt-get install redis-server`");
-            let mut server = RedisServer { child: Some(child), port, dir };
+                .expect(
+                    "redis-server not found: run `make test` (installs it) or `apt-get install redis-server`",
+                );
+            let mut server = RedisServer {
+                child: Some(child),
+                port,
+                dir,
+            };
             if wait_for_port(port, Duration::from_secs(10)) && server.ping() {
                 return server;
             }
@@ -59,7 +65,9 @@ impl RedisServer {
 
     /// Sends PING over RESP and expects +PONG.
     pub fn ping(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
         let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
         if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_err() {
             return false;
@@ -80,7 +88,14 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.stop();
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .args(["--appendonly", "yes", "--dir"])
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -88,7 +103,10 @@ impl RedisServer {
             .spawn()
             .expect("restart redis-server");
         self.child = Some(child);
-        assert!(wait_for_port(self.port, Duration::from_secs(10)) && self.ping(), "redis restart");
+        assert!(
+            wait_for_port(self.port, Duration::from_secs(10)) && self.ping(),
+            "redis restart"
+        );
     }
 }
 
