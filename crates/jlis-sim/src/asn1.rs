@@ -152,11 +152,6 @@ pub(crate) fn directory_string(text: &str) -> Vec<u8> {
     }
 }
 
-/// A UTF8String.
-pub(crate) fn utf8_string(text: &str) -> Vec<u8> {
-    tlv(tag::UTF8_STRING, text.as_bytes())
-}
-
 /// Writes `YYMMDDHHMMSSZ` (13 octets) or `YYYYMMDDHHMMSSZ` (15 octets) for a Unix time.
 ///
 /// Used by the CRL streamer, so it avoids allocation and the `time` crate.

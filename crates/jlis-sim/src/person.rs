@@ -8,7 +8,6 @@
 use jpki::{BasicInfo, DateOfBirth, Era, Sex, SubstituteMap};
 use serde::{Deserialize, Serialize};
 
-use crate::asn1;
 use crate::drbg::Drbg;
 use crate::error::{Result, SimError};
 
@@ -349,24 +348,12 @@ impl Person {
     }
 
     /// The subjectAltName value (GeneralNames) with the six 4-info otherNames, each
-    /// `OtherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT UTF8String }`.
+    /// `OtherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT UTF8String }`, encoded by the same
+    /// `jpki` code that parses them, after validating every item.
     pub fn subject_alt_name_der(&self) -> Result<Vec<u8>> {
-        let sex = self.sex.to_string();
-        let items: [(&str, &str); 6] = [
-            ("1.2.392.200149.8.5.5.1", &self.name),
-            ("1.2.392.200149.8.5.5.2", &self.name_substitutes),
-            ("1.2.392.200149.8.5.5.3", &sex),
-            ("1.2.392.200149.8.5.5.4", &self.date_of_birth),
-            ("1.2.392.200149.8.5.5.5", &self.address),
-            ("1.2.392.200149.8.5.5.6", &self.address_substitutes),
-        ];
-        let mut names = Vec::new();
-        for (oid, text) in items {
-            let value = asn1::cons(0xA0, &[&asn1::utf8_string(text)]);
-            names.push(asn1::cons(0xA0, &[&asn1::oid_str(oid)?, &value]));
-        }
-        let refs: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
-        Ok(asn1::seq(&refs))
+        self.to_basic_info()?
+            .to_subject_alt_name_der()
+            .map_err(|e| SimError::arg("basic 4 information", e.to_string()))
     }
 }
 
