@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod fetch;
+pub mod publish;
 
 pub mod error;
 pub mod parse;
