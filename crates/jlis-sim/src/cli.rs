@@ -40,6 +40,25 @@ pub enum Command {
     Move(MoveArgs),
     /// Publish partition CRLs, or stream a synthetic CRL with --entries.
     Crl(CrlArgs),
+    /// Serve CRLs, OCSP and the 4-info provision service over HTTP on loopback.
+    Serve(ServeArgs),
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// State directory.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Loopback address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Also write the bound address (the JSON printed when ready) to this file.
+    #[arg(long)]
+    pub port_file: Option<PathBuf>,
+    /// File holding the bearer token every /4info request must present.
+    #[arg(long)]
+    pub pf_token_file: Option<PathBuf>,
 }
 
 /// `init`.
@@ -322,6 +341,25 @@ pub fn run(cli: Cli) -> Result<serde_json::Value> {
                 })?),
                 _ => Ok(json!({ "crls": sim.publish_crls(at, a.next_update_hours)? })),
             }
+        }
+        Command::Serve(a) => {
+            let pf_token = match &a.pf_token_file {
+                Some(p) => {
+                    let t = std::fs::read_to_string(p).map_err(SimError::io("read", p))?;
+                    let t = t.trim().to_owned();
+                    if t.is_empty() {
+                        return Err(SimError::arg("pf-token-file", "the token file is empty"));
+                    }
+                    Some(t)
+                }
+                None => None,
+            };
+            let sim = Simulator::open(&a.dir)?;
+            let opts = crate::serve::ServeOptions {
+                pf_token,
+                workers: None,
+            };
+            crate::serve::run_blocking(sim, a.listen, a.port_file.as_deref(), opts)
         }
     }
 }

@@ -276,15 +276,15 @@ impl Simulator {
                 source: e.into_error(),
             })?;
             let actual = outer(sig.len());
-            if actual.len() != reserved.len() {
-                return Err(SimError::Encoding {
-                    what: "synthetic CRL",
-                    detail: "signature length moved the outer header across a length boundary; use another --crl-number".into(),
-                });
+            if actual.len() == reserved.len() {
+                file.seek(SeekFrom::Start(0))
+                    .map_err(SimError::io("seek", &tmp))?;
+                file.write_all(&actual).map_err(SimError::io("write", &tmp))?;
+            } else {
+                // The ECDSA signature's length moved the outer length across a DER length-octet
+                // boundary (rare): copy the body behind a header of the right size.
+                file = rewrite_header(&tmp, file, &actual, reserved.len())?;
             }
-            file.seek(SeekFrom::Start(0))
-                .map_err(SimError::io("seek", &tmp))?;
-            file.write_all(&actual).map_err(SimError::io("write", &tmp))?;
             file.sync_all().map_err(SimError::io("fsync", &tmp))?;
             let bytes = file.metadata().map_err(SimError::io("stat", &tmp))?.len();
             drop(file);
@@ -306,6 +306,24 @@ impl Simulator {
     }
 }
 
+/// Copies `file` (at `path`) without its first `skip` octets behind `header` into a new file that
+/// replaces it; returns the new file.
+fn rewrite_header(path: &Path, mut file: File, header: &[u8], skip: usize) -> Result<File> {
+    let fixed = path.with_extension("fix");
+    let mut out = File::create(&fixed).map_err(SimError::io("create", &fixed))?;
+    let result = (|| -> Result<()> {
+        out.write_all(header).map_err(SimError::io("write", &fixed))?;
+        file.seek(SeekFrom::Start(skip as u64))
+            .map_err(SimError::io("seek", path))?;
+        std::io::copy(&mut file, &mut out).map_err(SimError::io("copy", &fixed))?;
+        std::fs::rename(&fixed, path).map_err(SimError::io("rename", path))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&fixed);
+    }
+    result.map(|()| out)
+}
+
 fn hash_file(path: &Path) -> Result<String> {
     let mut f = File::open(path).map_err(SimError::io("open", path))?;
     let mut h = openssl::sha::Sha256::new();
@@ -318,4 +336,22 @@ fn hash_file(path: &Path) -> Result<String> {
         h.update(buf.get(..n).unwrap_or_default());
     }
     Ok(hex::encode(h.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_rewrite_keeps_the_body() {
+        let dir = std::env::temp_dir().join(format!("jlis-sim-rewrite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.crl");
+        std::fs::write(&path, b"\x30\x81body").unwrap();
+        let f = File::open(&path).unwrap();
+        let out = rewrite_header(&path, f, b"\x30\x82\x01", 2).unwrap();
+        out.sync_all().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"\x30\x82\x01body");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

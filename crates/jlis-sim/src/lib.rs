@@ -23,6 +23,7 @@
 //! jlis-sim crl    --dir D [--at RFC3339] [--next-update-hours 48]
 //! jlis-sim crl    --dir D --entries N --out FILE [--ca sign-2023] [--crl-number K]
 //!                 [--at RFC3339] [--seed S] [--wide-fraction F]
+//! jlis-sim serve  --dir D [--listen 127.0.0.1:0] [--port-file FILE] [--pf-token-file FILE]
 //! ```
 //! Each prints one JSON document. Bad arguments exit non-zero with a message and change nothing.
 //!
@@ -48,7 +49,9 @@
 //! # Library
 //! [`Simulator`] is what a server uses: [`Simulator::open`], read-only queries
 //! ([`Simulator::certificate`] by CA id or issuer key hash, [`Simulator::holder`],
-//! [`Simulator::partitions`], [`Simulator::latest_signing_cert`], [`Simulator::responder`]) and
+//! [`Simulator::partitions`], [`Simulator::crl_of`], [`Simulator::latest_signing_cert`],
+//! [`Simulator::responder`], and for OCSP `CertID` matching [`Simulator::ca_by_cert_id`],
+//! [`Simulator::ca_by_key_hash`], [`Simulator::cas_by_name_hash`]) and
 //! mutations ([`Simulator::revoke`], [`Simulator::move_holder`], [`Simulator::add_consent`],
 //! [`Simulator::withdraw_consent`], [`Simulator::publish_crls`]), each persisted atomically under a
 //! directory lock.
@@ -69,6 +72,7 @@ pub mod issue;
 pub mod keys;
 pub mod person;
 mod profile;
+pub mod serve;
 pub mod sign;
 pub mod store;
 

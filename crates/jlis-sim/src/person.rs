@@ -196,36 +196,20 @@ pub fn era_of(year: u16, month: u8, day: u8) -> Era {
     }
 }
 
-/// Parses and validates a date-of-birth code (`319801231`): era digit 0–5 and a real date.
+/// Parses and validates a date-of-birth code (`319801231`): era digit 0–5 and a real date
+/// (the `jpki` parser, with the simulator's error).
 pub fn parse_dob(code: &str) -> Result<DateOfBirth> {
-    let bad = |d: &str| SimError::arg("date of birth", format!("{code:?}: {d}"));
-    if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad("expected 9 digits: era digit + YYYYMMDD"));
-    }
-    let num = |r: std::ops::Range<usize>| code.get(r).and_then(|s| s.parse::<u16>().ok()).unwrap_or(0);
-    let era = match num(0..1) {
-        0 => Era::Unknown,
-        1 => Era::Meiji,
-        2 => Era::Taisho,
-        3 => Era::Showa,
-        4 => Era::Heisei,
-        5 => Era::Reiwa,
-        _ => return Err(bad("era digit must be 0-5")),
-    };
-    let (year, month, day) = (num(1..5), num(5..7) as u8, num(7..9) as u8);
-    let m = time::Month::try_from(month).map_err(|_| bad("no such month"))?;
-    time::Date::from_calendar_date(i32::from(year), m, day).map_err(|_| bad("no such date"))?;
-    Ok(DateOfBirth {
-        era,
-        year,
-        month,
-        day,
+    DateOfBirth::parse(code).map_err(|e| {
+        SimError::arg(
+            "date of birth",
+            format!("{code:?}: {e}; expected era digit 0-5 + YYYYMMDD"),
+        )
     })
 }
 
 /// The code of a date of birth.
 pub fn dob_code(dob: &DateOfBirth) -> String {
-    format!("{}{:04}{:02}{:02}", dob.era as u8, dob.year, dob.month, dob.day)
+    dob.to_code()
 }
 
 /// Validates an address given on the command line.

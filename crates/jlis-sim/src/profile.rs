@@ -4,6 +4,13 @@
 //! A [`CertSpec`] is encoded to a `TBSCertificate` (RFC 5280 §4.1), signed with the issuer's
 //! [`SigningKey`], and the finished certificate is decoded again with `x509_cert::Certificate`
 //! so that nothing malformed leaves this module.
+//!
+//! Why not build an `x509_cert::TbsCertificate` and encode it: in x509-cert 0.3 its fields are
+//! `pub(crate)` and the only constructor is the `builder` feature, which signs through the
+//! RustCrypto `signature` traits rather than OpenSSL and would not give us RFC 6979 ECDSA over
+//! OpenSSL keys. The DER writer in `asn1` is small, shared with the streaming CRL writer (which
+//! needs exact lengths before the content exists), and every certificate it makes is decoded by
+//! x509-cert here and checked by the `openssl` CLI in the tests.
 
 use der::Decode;
 use time::OffsetDateTime;

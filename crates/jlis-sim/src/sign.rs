@@ -161,3 +161,82 @@ impl Simulator {
         key.sign_digest(md, &digest)
     }
 }
+
+/// Shorthands for the signing forms other crates' tests need; each is [`Simulator::sign`] with
+/// one request shape.
+impl Simulator {
+    /// PKCS#1 v1.5 (RSA) or ECDSA (P-384) over `hash(data)` with the holder's current signing key.
+    pub fn sign_data(&self, holder: &str, data: &[u8], hash: HashAlg) -> Result<Vec<u8>> {
+        self.sign(&SignRequest {
+            holder: holder.to_owned(),
+            key: CertKind::Signing,
+            input: SignInput::Data(data.to_vec()),
+            hash: Some(hash),
+            pss: false,
+            cms: None,
+        })
+    }
+
+    /// Like [`Simulator::sign_data`] over a digest the host computed.
+    pub fn sign_digest(&self, holder: &str, digest: &[u8], hash: HashAlg) -> Result<Vec<u8>> {
+        self.sign(&SignRequest {
+            holder: holder.to_owned(),
+            key: CertKind::Signing,
+            input: SignInput::Digest(digest.to_vec()),
+            hash: Some(hash),
+            pss: false,
+            cms: None,
+        })
+    }
+
+    /// RSASSA-PSS (MGF1 with the same hash, salt = hash length) over `hash(data)` with the
+    /// holder's signing key; RSA holders only.
+    pub fn sign_pss(&self, holder: &str, data: &[u8], hash: HashAlg) -> Result<Vec<u8>> {
+        self.sign(&SignRequest {
+            holder: holder.to_owned(),
+            key: CertKind::Signing,
+            input: SignInput::Data(data.to_vec()),
+            hash: Some(hash),
+            pss: true,
+            cms: None,
+        })
+    }
+
+    /// A login: the challenge signed with the user-authentication key (PKCS#1 v1.5 with SHA-256,
+    /// or ECDSA with SHA-384 on next-generation keys).
+    pub fn sign_challenge(&self, holder: &str, challenge: &[u8]) -> Result<Vec<u8>> {
+        self.sign(&SignRequest {
+            holder: holder.to_owned(),
+            key: CertKind::UserAuthentication,
+            input: SignInput::Data(challenge.to_vec()),
+            hash: None,
+            pss: false,
+            cms: None,
+        })
+    }
+
+    /// DER CMS SignedData over `data` with the signing key, signer certificate included, signed
+    /// attributes contentType, messageDigest and signingTime; `Detached` leaves the content out.
+    pub fn sign_cms(&self, holder: &str, data: &[u8], mode: CmsMode) -> Result<Vec<u8>> {
+        self.sign(&SignRequest {
+            holder: holder.to_owned(),
+            key: CertKind::Signing,
+            input: SignInput::Data(data.to_vec()),
+            hash: None,
+            pss: false,
+            cms: Some(mode),
+        })
+    }
+
+    /// The DER of the holder's current signing or user-authentication certificate.
+    pub fn holder_certificate_der(&self, holder: &str, key: CertKind) -> Result<Vec<u8>> {
+        let h = self.holder(holder).ok_or_else(|| SimError::NotFound {
+            what: "holder",
+            id: holder.to_owned(),
+        })?;
+        self.certificate_der(&match key {
+            CertKind::Signing => h.sign_serial,
+            CertKind::UserAuthentication => h.auth_serial,
+        })
+    }
+}

@@ -397,6 +397,26 @@ impl Simulator {
         self.with_state(|s| s.cas.iter().find(|c| c.key_id == h).cloned())
     }
 
+    /// Every CA whose subject name has this SHA-1 hash (OCSP issuerNameHash). All generations of a
+    /// hierarchy share one DN, so this is several CAs: match the key hash too.
+    pub fn cas_by_name_hash(&self, name_hash: &[u8]) -> Vec<CaRecord> {
+        let h = hex::encode(name_hash);
+        self.with_state(|s| s.cas.iter().filter(|c| c.name_hash == h).cloned().collect())
+    }
+
+    /// The CA an OCSP `CertID` names (SHA-1 issuerNameHash and issuerKeyHash); `None` when the
+    /// hashes do not belong to one CA of the simulator.
+    pub fn ca_by_cert_id(&self, name_hash: &[u8], key_hash: &[u8]) -> Option<CaRecord> {
+        self.ca_by_key_hash(key_hash)
+            .filter(|c| c.name_hash == hex::encode(name_hash))
+    }
+
+    /// The CA that issued a certificate, for a serial the simulator knows.
+    pub fn issuer_of(&self, serial: &Serial) -> Option<CaRecord> {
+        let ca = self.with_state(|s| s.cert(serial).map(|c| c.ca.clone()))?;
+        self.ca(&ca)
+    }
+
     /// A certificate by issuer and serial; `None` when that issuer did not issue that serial.
     pub fn certificate(&self, issuer: IssuerRef<'_>, serial: &Serial) -> Option<CertRecord> {
         let ca = match issuer {
@@ -487,6 +507,26 @@ impl Simulator {
     /// A consent by id.
     pub fn consent(&self, id: &str) -> Option<Consent> {
         self.with_state(|s| s.consents.get(id).cloned())
+    }
+
+    /// The consents of a holder, oldest first.
+    pub fn consents_of(&self, holder: &str) -> Vec<Consent> {
+        self.with_state(|s| {
+            s.consents
+                .values()
+                .filter(|c| c.holder == holder)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// The current CRL file of a partition, if one was published.
+    pub fn crl_of(&self, ca_id: &str, municipality: &str) -> Option<(CrlRecord, PathBuf)> {
+        self.with_state(|s| {
+            s.crls
+                .get(&partition_key(ca_id, municipality))
+                .map(|c| (c.clone(), self.dir.join(&c.path)))
+        })
     }
 
     /// Locks the directory, reloads the state, lets `plan` change a copy and name the files to

@@ -186,6 +186,32 @@ fn init_is_deterministic() {
             assert_ne!(read(&a), read(&c), "{ca}/{f}");
         }
     }
+    // Issued certificates, keys and CRLs are reproducible too (RSA and RFC 6979 ECDSA).
+    for d in [&a, &b] {
+        for g in ["2023", "2026"] {
+            issue(d, &["--generation", g]);
+        }
+        run_ok(
+            bin()
+                .args(["crl", "--at", "2026-11-03T07:00:00Z", "--dir"])
+                .arg(d),
+        );
+    }
+    for f in [
+        "holders/H000001/sign-01000001.pem",
+        "holders/H000001/sign-01000001.key.pem",
+        "holders/H000002/sign-01000002.pem",
+        "holders/H000002/auth-11000002.pem",
+        "crl/sign-2026/131016.crl",
+        "crl/auth-2023/131016.crl",
+        "ca/sign-2026/ocsp.pem",
+    ] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
     // Refuses a non-empty directory.
     let out = bin().args(["init", "--dir"]).arg(&a).output().unwrap();
     assert!(!out.status.success());
@@ -401,6 +427,28 @@ fn move_revoke_and_crls() {
         assert!(!out.stderr.is_empty(), "{args:?} should explain");
         assert_eq!(snapshot(&dir), before, "{args:?} changed the directory");
     }
+    // Refused arguments are usage errors (exit 2); a missing certificate is not.
+    let code = |args: &[&str]| {
+        bin()
+            .args(args)
+            .arg("--dir")
+            .arg(&dir)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(code(&["issue", "--dob", "319801332"]), Some(2));
+    assert_eq!(
+        code(&["revoke", "--serial", "zz", "--reason", "keyCompromise"]),
+        Some(2)
+    );
+    assert_eq!(
+        code(&["revoke", "--serial", "0DEADBEEF0", "--reason", "keyCompromise"]),
+        Some(1)
+    );
+    assert_eq!(code(&["crl", "--bogus-flag"]), Some(2));
+    assert_eq!(snapshot(&dir), before);
     let out = bin()
         .args(["revoke", "--serial", &old, "--reason", "keyCompromise", "--dir"])
         .arg(&dir)

@@ -192,8 +192,10 @@ impl BasicInfo {
 
     /// Reads the 4 information from the subjectAltName extnValue (the `GeneralNames` DER).
     ///
-    /// Other kinds of GeneralName and otherNames outside `1.2.392.200149.8.5.5` are ignored;
-    /// unknown items under that arc are kept in [`BasicInfo::other_items`]. The result satisfies
+    /// Other kinds of GeneralName (`[1]`–`[8]`) and otherNames outside `1.2.392.200149.8.5.5` are
+    /// ignored; unknown items under that arc are kept in [`BasicInfo::other_items`]. An element that
+    /// is no GeneralName at all (a universal tag, `[9]` and up, a primitive `[0]`) is
+    /// [`BasicInfoError::MalformedDer`]. The result satisfies
     /// [`BasicInfo::validate`].
     pub fn from_subject_alt_name_der(der: &[u8]) -> Result<BasicInfo, BasicInfoError> {
         codec::from_subject_alt_name_der(der)
@@ -204,6 +206,13 @@ impl BasicInfo {
     /// whatever is encoded parses back to an equal value.
     pub fn to_subject_alt_name_der(&self) -> Result<Vec<u8>, BasicInfoError> {
         codec::to_subject_alt_name_der(self)
+    }
+
+    /// Each item as the DER of one `GeneralName` (`[0]` otherName), in the order
+    /// [`BasicInfo::to_subject_alt_name_der`] uses, for an issuer that puts other names in the same
+    /// subjectAltName. Fails when [`BasicInfo::validate`] fails.
+    pub fn other_names_der(&self) -> Result<Vec<Vec<u8>>, BasicInfoError> {
+        codec::other_names_der(self)
     }
 
     /// Checks the profile rules the parser enforces: text present and within length limits, a

@@ -103,8 +103,25 @@ pub(super) fn from_subject_alt_name_der(der: &[u8]) -> Result<BasicInfo, BasicIn
     let mut known: [Option<&str>; 6] = [None; 6];
     let mut other_items = Vec::new();
     for name in names {
-        if name.tag() != CONTEXT_0 {
-            continue;
+        match name.tag() {
+            CONTEXT_0 => {}
+            // otherName is IMPLICIT SEQUENCE, so a primitive [0] cannot be one.
+            Tag::ContextSpecific {
+                number: TagNumber(0), ..
+            } => {
+                return Err(BasicInfoError::MalformedDer {
+                    context: "subjectAltName otherName",
+                    detail: "primitive [0] GeneralName".to_owned(),
+                });
+            }
+            // The other GeneralName alternatives, [1] to [8], are not ours.
+            Tag::ContextSpecific { number, .. } if number.value() <= 8 => continue,
+            other => {
+                return Err(BasicInfoError::MalformedDer {
+                    context: "subjectAltName",
+                    detail: format!("{other} is not a GeneralName"),
+                });
+            }
         }
         let (type_id, value) =
             split_other_name(name.value()).map_err(malformed("subjectAltName otherName"))?;
@@ -174,7 +191,19 @@ fn utf8(text: &str) -> Result<Any, BasicInfoError> {
     Any::new(Tag::Utf8String, text.as_bytes()).map_err(malformed("encoding"))
 }
 
+pub(super) fn other_names_der(info: &BasicInfo) -> Result<Vec<Vec<u8>>, BasicInfoError> {
+    general_names(info)?
+        .iter()
+        .map(|n| n.to_der().map_err(malformed("encoding")))
+        .collect()
+}
+
 pub(super) fn to_subject_alt_name_der(info: &BasicInfo) -> Result<Vec<u8>, BasicInfoError> {
+    general_names(info)?.to_der().map_err(malformed("encoding"))
+}
+
+/// The items as GeneralNames, in OID order then `other_items`; fails when `validate` does.
+fn general_names(info: &BasicInfo) -> Result<Vec<GeneralName>, BasicInfoError> {
     info.validate()?;
     let mut names = vec![other_name(oid::BASIC_INFO_NAME, utf8(&info.name)?)];
     if let Some(map) = &info.name_substitutes {
@@ -201,5 +230,5 @@ pub(super) fn to_subject_alt_name_der(info: &BasicInfo) -> Result<Vec<u8>, Basic
         let value = Any::from_der(&item.value_der).map_err(malformed("other_items"))?;
         names.push(other_name(type_id, value));
     }
-    names.to_der().map_err(malformed("encoding"))
+    Ok(names)
 }

@@ -130,14 +130,10 @@ fn certificate_level_errors() {
         ("2.5.29.17", san(&good_items())),
         ("2.5.29.17", san(&good_items())),
     ]);
-    let err = BasicInfo::from_certificate_der(&twice).unwrap_err();
-    // x509-cert may itself refuse duplicate extensions; either way it is an error, never a pick.
-    assert!(
-        matches!(
-            err,
-            BasicInfoError::DuplicateSubjectAltName | BasicInfoError::MalformedDer { .. }
-        ),
-        "{err:?}"
+    // x509-cert 0.3 does not refuse a repeated extension itself; our check does.
+    assert_eq!(
+        BasicInfo::from_certificate_der(&twice),
+        Err(BasicInfoError::DuplicateSubjectAltName)
     );
     let big = vec![0x30; MAX_INPUT_LEN + 1];
     assert_eq!(
@@ -223,6 +219,35 @@ fn ignores_foreign_names_and_keeps_unknown_items() {
     );
     let again = BasicInfo::from_subject_alt_name_der(&info.to_subject_alt_name_der().unwrap());
     assert_eq!(again.unwrap(), info);
+
+    // Each GeneralName on its own, in the same order, makes up the whole extnValue.
+    let each = info.other_names_der().unwrap();
+    assert_eq!(each.len(), 6);
+    assert_eq!(san(&each), info.to_subject_alt_name_der().unwrap());
+    // ... so an issuer can add a dNSName and the parser still finds the same items.
+    let mut mixed = vec![tlv(0x82, b"example.jp")];
+    mixed.extend(each);
+    assert_eq!(parse(&mixed).unwrap(), info);
+}
+
+#[test]
+fn rejects_elements_that_are_no_general_name() {
+    for bad in [
+        tlv(0x0C, b"bare UTF8String"),
+        tlv(0x30, &[]),
+        tlv(0x89, b"[9]"),
+        tlv(0x80, b"primitive [0]"),
+    ] {
+        let mut names = good_items();
+        names.push(bad.clone());
+        assert_eq!(code_of(&names), "MALFORMED_DER", "{bad:02x?}");
+    }
+    // Every real alternative, [1] to [8], is ignored.
+    let mut names = good_items();
+    for tag in [0x81, 0x82, 0xA3, 0xA4, 0xA5, 0x86, 0x87, 0x88] {
+        names.push(tlv(tag, b""));
+    }
+    assert!(parse(&names).is_ok());
 }
 
 #[test]

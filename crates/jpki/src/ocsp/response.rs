@@ -228,7 +228,8 @@ impl ResponseData {
 impl BasicOcspResponse {
     /// The full `OCSPResponse` DER (status successful) around a ResponseData signed elsewhere.
     ///
-    /// `tbs_der` is embedded verbatim, so the signature stays valid; `signature` is the raw
+    /// `tbs_der` is embedded verbatim, so the signature stays valid; it must decode as a
+    /// [`ResponseData`] (catching a caller that passes the wrong bytes). `signature` is the raw
     /// signature octets; `certs` are DER certificates to include (a delegated responder's).
     pub fn assemble(
         tbs_der: &[u8],
@@ -236,6 +237,8 @@ impl BasicOcspResponse {
         signature: &[u8],
         certs: Vec<Vec<u8>>,
     ) -> Result<Vec<u8>, OcspError> {
+        check_size(tbs_der)?;
+        <ResponseData as Decode>::from_der(tbs_der).map_err(malformed("ResponseData"))?;
         let tbs = Any::from_der(tbs_der).map_err(malformed("ResponseData"))?;
         let certs = certs
             .iter()

@@ -369,6 +369,14 @@ fn error_responses() {
         "MALFORMED_DER"
     );
     assert!(BasicOcspResponse::assemble(b"junk", alg(SHA256_RSA), &[1], vec![]).is_err());
+    // A well-formed TLV that is not a ResponseData is refused too.
+    let not_tbs = cert_id(1).to_der().unwrap();
+    assert_eq!(
+        BasicOcspResponse::assemble(&not_tbs, alg(SHA256_RSA), &[1], vec![])
+            .unwrap_err()
+            .code(),
+        "MALFORMED_DER"
+    );
     let other = OcspResponse {
         response_status: ResponseStatus::Successful,
         response_bytes: Some(ResponseBytes {
