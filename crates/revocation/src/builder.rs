@@ -1,0 +1,549 @@
+//! Streaming construction of a snapshot from CRL entries pushed in CRL order.
+//!
+//! Narrow serials (at most 8 octets, all JPKI serials so far) are packed with their revocation
+//! time, partition and reason into one `u128` each (16 bytes while building), so a single in-place
+//! unstable sort orders them by serial, then time, then partition, then reason, with no permutation
+//! and no scratch buffer. Wider serials go to a separate vector of fixed-width records.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use jpki::{Reason, Serial};
+
+use crate::entry::{Entry, PartitionMeta, reason_byte};
+use crate::error::{Error, Result};
+use crate::format::{
+    Checksum, FORMAT_VERSION, HEADER_LEN, Header, MAX_KEY_ID_LEN, Section, WIDE_SERIAL_LEN, check_partition,
+    encode_partitions,
+};
+use crate::snapshot::Snapshot;
+use crate::store;
+
+/// Revocation times are held biased by 2^39 in 40 bits while building.
+const TIME_BIAS: i64 = 1 << 39;
+const TIME_MASK: u128 = (1 << 40) - 1;
+/// Low 24 bits of a packed narrow entry: partition (16) and reason (8).
+const TAG_MASK: u128 = (1 << 24) - 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct WideRec {
+    serial: [u8; WIDE_SERIAL_LEN],
+    time: i64,
+    partition: u16,
+    reason: u8,
+}
+
+/// Builds the snapshot of one CA key from the entries of its CRL partitions.
+///
+/// Duplicates (the same serial pushed more than once, within or across partitions) are merged
+/// when the snapshot is finished, by the rule in the crate documentation.
+#[derive(Debug)]
+pub struct IndexBuilder {
+    key_id: Vec<u8>,
+    partitions: Vec<PartitionMeta>,
+    narrow: Vec<u128>,
+    wide: Vec<WideRec>,
+}
+
+/// Everything needed to emit the file, computed once.
+struct Prepared {
+    header: Header,
+    table: Vec<u8>,
+    dir: Vec<u32>,
+    narrow: Vec<u128>,
+    wide: Vec<WideRec>,
+}
+
+impl IndexBuilder {
+    /// A builder for the CA key whose subjectKeyIdentifier is `issuer_key_id` (1 to 32 bytes).
+    pub fn new(issuer_key_id: &[u8]) -> Result<IndexBuilder> {
+        if issuer_key_id.is_empty() || issuer_key_id.len() > MAX_KEY_ID_LEN {
+            return Err(Error::IssuerKeyId {
+                len: issuer_key_id.len(),
+            });
+        }
+        Ok(IndexBuilder {
+            key_id: issuer_key_id.to_vec(),
+            partitions: Vec::new(),
+            narrow: Vec::new(),
+            wide: Vec::new(),
+        })
+    }
+
+    /// Reserves room for `additional` more entries (e.g. CRL size / 35), which avoids the growth
+    /// reallocations that otherwise raise the peak memory to twice the entries' size.
+    pub fn reserve(&mut self, additional: usize) {
+        self.narrow.reserve(additional);
+    }
+
+    /// Adds a partition and returns its index for [`IndexBuilder::push`]. `meta.entries` is
+    /// ignored: the builder counts the entries pushed for the partition.
+    pub fn add_partition(&mut self, mut meta: PartitionMeta) -> Result<u16> {
+        check_partition(&meta)?;
+        if self.partitions.iter().any(|p| p.id == meta.id) {
+            return Err(Error::PartitionMeta {
+                id: meta.id.chars().take(64).collect(),
+                detail: "added twice".into(),
+            });
+        }
+        let index = u16::try_from(self.partitions.len()).map_err(|_| Error::PartitionMeta {
+            id: meta.id.chars().take(64).collect(),
+            detail: "more than 65536 partitions for one CA key".into(),
+        })?;
+        meta.entries = 0;
+        self.partitions.push(meta);
+        Ok(index)
+    }
+
+    /// Same as [`IndexBuilder::add_partition`].
+    pub fn begin_partition(&mut self, meta: PartitionMeta) -> Result<u16> {
+        self.add_partition(meta)
+    }
+
+    /// Pushes one CRL entry: the serial's big-endian magnitude (leading zeros allowed), its
+    /// revocationDate (unix seconds), its reasonCode if any, and the partition that listed it.
+    pub fn push(
+        &mut self,
+        serial_magnitude: &[u8],
+        revoked_at: i64,
+        reason: Option<u8>,
+        partition: u16,
+    ) -> Result<()> {
+        let reason = match reason {
+            None => None,
+            Some(code) => Some(Reason::from_code(code).ok_or(Error::InvalidReason { code, partition })?),
+        };
+        let start = serial_magnitude
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(serial_magnitude.len());
+        let mag = serial_magnitude.get(start..).unwrap_or_default();
+        if mag.len() <= 8 {
+            let mut b = [0u8; 8];
+            b.get_mut(8 - mag.len()..)
+                .ok_or(Error::SerialTooLong {
+                    octets: mag.len(),
+                    partition,
+                })?
+                .copy_from_slice(mag);
+            self.push_narrow(u64::from_be_bytes(b), revoked_at, reason, partition)
+        } else {
+            let mut serial = [0u8; WIDE_SERIAL_LEN];
+            serial
+                .get_mut(
+                    WIDE_SERIAL_LEN
+                        .checked_sub(mag.len())
+                        .ok_or(Error::SerialTooLong {
+                            octets: mag.len(),
+                            partition,
+                        })?..,
+                )
+                .ok_or(Error::SerialTooLong {
+                    octets: mag.len(),
+                    partition,
+                })?
+                .copy_from_slice(mag);
+            self.count(partition)?;
+            self.wide.push(WideRec {
+                serial,
+                time: revoked_at,
+                partition,
+                reason: reason_byte(reason),
+            });
+            Ok(())
+        }
+    }
+
+    /// Pushes one entry given as a [`Serial`].
+    pub fn push_serial(
+        &mut self,
+        serial: &Serial,
+        revoked_at: i64,
+        reason: Option<Reason>,
+        partition: u16,
+    ) -> Result<()> {
+        match serial.as_u64() {
+            Some(v) => self.push_narrow(v, revoked_at, reason, partition),
+            None => self.push(
+                &serial.magnitude(),
+                revoked_at,
+                reason.map(Reason::code),
+                partition,
+            ),
+        }
+    }
+
+    /// Pushes an entry read from another snapshot, under partition `partition` of this builder
+    /// (its own `partition` field refers to the other snapshot's table and is ignored).
+    pub fn push_entry(&mut self, entry: &Entry, partition: u16) -> Result<()> {
+        self.push_serial(&entry.serial, entry.revoked_at, entry.reason, partition)
+    }
+
+    fn push_narrow(
+        &mut self,
+        serial: u64,
+        revoked_at: i64,
+        reason: Option<Reason>,
+        partition: u16,
+    ) -> Result<()> {
+        let biased = revoked_at
+            .checked_add(TIME_BIAS)
+            .filter(|t| (0..2 * TIME_BIAS).contains(t))
+            .ok_or(Error::TimeRange {
+                min: revoked_at,
+                max: revoked_at,
+            })?;
+        self.count(partition)?;
+        self.narrow.push(
+            (u128::from(serial) << 64)
+                | ((biased as u128) << 24)
+                | (u128::from(partition) << 8)
+                | u128::from(reason_byte(reason)),
+        );
+        Ok(())
+    }
+
+    fn count(&mut self, partition: u16) -> Result<()> {
+        let count = self.partitions.len();
+        let meta = self
+            .partitions
+            .get_mut(usize::from(partition))
+            .ok_or(Error::UnknownPartition {
+                index: partition,
+                count,
+            })?;
+        meta.entries += 1;
+        Ok(())
+    }
+
+    /// Entries pushed so far (duplicates included).
+    pub fn len(&self) -> usize {
+        self.narrow.len() + self.wide.len()
+    }
+
+    /// Whether nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sorts, merges duplicates and returns the snapshot in memory (the same bytes a file holds).
+    pub fn finish(self) -> Result<Snapshot> {
+        let prepared = self.prepare()?;
+        let len = usize::try_from(prepared.header.file_len)
+            .map_err(|_| Error::TooManyEntries { count: usize::MAX })?;
+        let mut map = crate::mmap::anon_huge(len).map_err(|e| Error::io("map", "<memory>", e))?;
+        let mut out: &mut [u8] = map.get_mut(..len).unwrap_or_default();
+        prepared
+            .emit(&mut out)
+            .map_err(|e| Error::io("write", "<memory>", e))?;
+        drop(prepared);
+        Snapshot::from_anon(map, len)
+    }
+
+    /// Writes the snapshot to `path` atomically (temporary file in the same directory, fsync,
+    /// rename, fsync of the directory). A reader never sees a partial file.
+    pub fn write_to(self, path: &Path) -> Result<()> {
+        let prepared = self.prepare()?;
+        store::write_atomically(path, |w| prepared.emit(w))
+    }
+
+    /// Writes the snapshot as the next generation for its CA key in `dir`, removes generations
+    /// beyond the newest `keep` (at least 1), and returns the new file's path.
+    pub fn write_atomically(self, dir: &Path, keep: usize) -> Result<PathBuf> {
+        let generation = store::next_generation(dir, &self.key_id)?;
+        let path = dir.join(store::file_name(&self.key_id, generation));
+        let key_id = self.key_id.clone();
+        self.write_to(&path)?;
+        store::prune(dir, &key_id, keep.max(1))?;
+        Ok(path)
+    }
+
+    fn prepare(mut self) -> Result<Prepared> {
+        // Rank of each partition for the duplicate rule: latest thisUpdate wins, then the later added.
+        let mut order: Vec<usize> = (0..self.partitions.len()).collect();
+        order.sort_by_key(|&i| (self.partitions.get(i).map_or(i64::MIN, |p| p.this_update), i));
+        let mut rank = vec![0u32; self.partitions.len()];
+        for (r, &i) in order.iter().enumerate() {
+            if let Some(slot) = rank.get_mut(i) {
+                *slot = r as u32;
+            }
+        }
+        let rank_of = |p: u16| rank.get(usize::from(p)).copied().unwrap_or(0);
+
+        self.narrow.sort_unstable();
+        let mut duplicates = dedup_narrow(&mut self.narrow, &rank_of);
+        self.narrow.shrink_to_fit();
+        self.wide.sort_unstable();
+        duplicates += dedup_wide(&mut self.wide, &rank_of);
+
+        let times = self
+            .narrow
+            .iter()
+            .map(|&v| narrow_time(v))
+            .chain(self.wide.iter().map(|w| w.time));
+        let (min, max) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        let base_time = if min > max { 0 } else { min };
+        if max > base_time && max.abs_diff(base_time) > u64::from(u32::MAX) {
+            return Err(Error::TimeRange { min, max });
+        }
+        for len in [self.narrow.len(), self.wide.len()] {
+            if u32::try_from(len).is_err() {
+                return Err(Error::TooManyEntries { count: len });
+            }
+        }
+
+        let (dir_min, dir_shift, dir) = directory(&self.narrow);
+        let table = encode_partitions(&self.partitions);
+        let partition_width = match self.partitions.len() {
+            0 | 1 => 0,
+            2..=256 => 1,
+            _ => 2,
+        };
+        let dir_buckets = u32::try_from(dir.len().saturating_sub(1)).map_err(|_| Error::TooManyEntries {
+            count: self.narrow.len(),
+        })?;
+        let (sections, file_len) = Header::layout(
+            self.narrow.len() as u64,
+            self.wide.len() as u64,
+            partition_width,
+            dir_buckets,
+            table.len() as u64,
+        )
+        .ok_or(Error::TooManyEntries { count: self.len() })?;
+        let header = Header {
+            file_len,
+            base_time,
+            narrow_count: self.narrow.len() as u64,
+            wide_count: self.wide.len() as u64,
+            duplicates,
+            partition_count: self.partitions.len() as u32,
+            partition_width,
+            key_id: self.key_id,
+            dir_min,
+            dir_shift,
+            dir_buckets,
+            sections,
+        };
+        debug_assert_eq!(FORMAT_VERSION, 1);
+        Ok(Prepared {
+            header,
+            table,
+            dir,
+            narrow: self.narrow,
+            wide: self.wide,
+        })
+    }
+}
+
+fn narrow_serial(v: u128) -> u64 {
+    (v >> 64) as u64
+}
+
+fn narrow_time(v: u128) -> i64 {
+    (((v >> 24) & TIME_MASK) as i64) - TIME_BIAS
+}
+
+fn narrow_partition(v: u128) -> u16 {
+    (v >> 8) as u16
+}
+
+fn narrow_reason(v: u128) -> u8 {
+    v as u8
+}
+
+/// Merges runs of equal serials in a sorted vector; returns how many entries were dropped.
+///
+/// The run is sorted by time, so its first entry has the earliest time; the partition and reason
+/// come from the first entry of the highest-ranked partition (the latest CRL).
+fn dedup_narrow(v: &mut Vec<u128>, rank_of: &impl Fn(u16) -> u32) -> u64 {
+    let mut write = 0usize;
+    let mut read = 0usize;
+    while let Some(&first) = v.get(read) {
+        let serial = narrow_serial(first);
+        let mut best = first;
+        let mut best_rank = rank_of(narrow_partition(first));
+        let mut next = read + 1;
+        while let Some(&x) = v.get(next) {
+            if narrow_serial(x) != serial {
+                break;
+            }
+            let r = rank_of(narrow_partition(x));
+            if r > best_rank {
+                best = x;
+                best_rank = r;
+            }
+            next += 1;
+        }
+        if let Some(slot) = v.get_mut(write) {
+            *slot = (first & !TAG_MASK) | (best & TAG_MASK);
+        }
+        write += 1;
+        read = next;
+    }
+    let dropped = (v.len() - write) as u64;
+    v.truncate(write);
+    dropped
+}
+
+fn dedup_wide(v: &mut Vec<WideRec>, rank_of: &impl Fn(u16) -> u32) -> u64 {
+    let mut out: Vec<WideRec> = Vec::with_capacity(v.len());
+    for group in v.chunk_by(|a, b| a.serial == b.serial) {
+        let Some(first) = group.first() else { continue };
+        let mut best = first;
+        for x in group {
+            if rank_of(x.partition) > rank_of(best.partition) {
+                best = x;
+            }
+        }
+        out.push(WideRec {
+            time: first.time,
+            ..*best
+        });
+    }
+    let dropped = (v.len() - out.len()) as u64;
+    *v = out;
+    dropped
+}
+
+/// The lookup directory: bucket `b` holds the serials `s` with `(s - min) >> shift == b`, and
+/// `dir[b]` is the index of its first entry (`dir[buckets] == n`). The shift is the smallest that
+/// keeps the buckets at most `n / 4`, so the directory costs at most one byte per entry and a
+/// bucket of near-sequential serials fits in a cache line or two.
+pub(crate) fn directory_params(n: usize, min: u64, max: u64) -> (u32, usize) {
+    let target = (n / 4).max(2) as u64;
+    let range = max.saturating_sub(min);
+    let mut shift = 0u32;
+    while shift < 63 && (range >> shift) >= target {
+        shift += 1;
+    }
+    (shift, ((range >> shift) + 1) as usize)
+}
+
+fn directory(narrow: &[u128]) -> (u64, u32, Vec<u32>) {
+    let (Some(&first), Some(&last)) = (narrow.first(), narrow.last()) else {
+        return (0, 0, vec![0]);
+    };
+    let min = narrow_serial(first);
+    let (shift, buckets) = directory_params(narrow.len(), min, narrow_serial(last));
+    let mut dir = Vec::with_capacity(buckets + 1);
+    for (i, &v) in narrow.iter().enumerate() {
+        let b = ((narrow_serial(v) - min) >> shift) as usize;
+        while dir.len() <= b {
+            dir.push(i as u32);
+        }
+    }
+    while dir.len() <= buckets {
+        dir.push(narrow.len() as u32);
+    }
+    (min, shift, dir)
+}
+
+/// Writes through a buffer while checksumming; pads sections to 8 bytes.
+struct Emitter<'w, W: Write> {
+    out: &'w mut W,
+    sum: Checksum,
+    buf: Vec<u8>,
+    written: u64,
+}
+
+const EMIT_BUF: usize = 1 << 16;
+
+impl<W: Write> Emitter<'_, W> {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= EMIT_BUF {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sum.update(&self.buf);
+        self.out.write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn align(&mut self) -> std::io::Result<()> {
+        let at = self.written + self.buf.len() as u64;
+        let pad = (8 - (at % 8) as usize) % 8;
+        let zeros = [0u8; 8];
+        self.put(zeros.get(..pad).unwrap_or_default())
+    }
+
+    fn at(&self) -> u64 {
+        self.written + self.buf.len() as u64
+    }
+}
+
+impl Prepared {
+    fn emit<W: Write>(&self, out: &mut W) -> std::io::Result<()> {
+        let mut e = Emitter {
+            out,
+            sum: Checksum::default(),
+            buf: Vec::with_capacity(EMIT_BUF + 64),
+            written: 0,
+        };
+        let h = &self.header;
+        let width = h.partition_width;
+        let base = h.base_time;
+        let offset = |t: i64| (t - base) as u32;
+        e.put(&h.encode())?;
+        debug_assert_eq!(e.at(), HEADER_LEN as u64);
+        let section = |e: &mut Emitter<'_, W>, s: Section| -> std::io::Result<()> {
+            e.align()?;
+            debug_assert_eq!(Some(e.at()), h.sections.get(s as usize).map(|x| x.0));
+            Ok(())
+        };
+        section(&mut e, Section::PartitionTable)?;
+        e.put(&self.table)?;
+        section(&mut e, Section::Directory)?;
+        for d in &self.dir {
+            e.put(&d.to_le_bytes())?;
+        }
+        section(&mut e, Section::NarrowSerials)?;
+        for &v in &self.narrow {
+            e.put(&narrow_serial(v).to_le_bytes())?;
+        }
+        section(&mut e, Section::NarrowTimes)?;
+        for &v in &self.narrow {
+            e.put(&offset(narrow_time(v)).to_le_bytes())?;
+        }
+        section(&mut e, Section::NarrowReasons)?;
+        for &v in &self.narrow {
+            e.put(&[narrow_reason(v)])?;
+        }
+        section(&mut e, Section::NarrowPartitions)?;
+        for &v in &self.narrow {
+            let p = narrow_partition(v).to_le_bytes();
+            e.put(p.get(..usize::from(width)).unwrap_or_default())?;
+        }
+        section(&mut e, Section::WideSerials)?;
+        for w in &self.wide {
+            e.put(&w.serial)?;
+        }
+        section(&mut e, Section::WideTimes)?;
+        for w in &self.wide {
+            e.put(&offset(w.time).to_le_bytes())?;
+        }
+        section(&mut e, Section::WideReasons)?;
+        for w in &self.wide {
+            e.put(&[w.reason])?;
+        }
+        section(&mut e, Section::WidePartitions)?;
+        for w in &self.wide {
+            e.put(
+                w.partition
+                    .to_le_bytes()
+                    .get(..usize::from(width))
+                    .unwrap_or_default(),
+            )?;
+        }
+        e.align()?;
+        e.flush()?;
+        let sum = e.sum.clone().finish();
+        e.out.write_all(&sum.to_le_bytes())?;
+        Ok(())
+    }
+}

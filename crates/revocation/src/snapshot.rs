@@ -1,0 +1,473 @@
+//! Reading a snapshot: open (mmap) or take bytes, validate everything once, then serve typed
+//! accessors. After [`Snapshot::open`] returns, every array is known to be in bounds, sorted and
+//! consistent with the directory, so lookups only do bounds-checked reads that cannot fail.
+
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use jpki::Serial;
+use memmap2::Mmap;
+
+use crate::entry::{Entry, PartitionMeta, decode_reason};
+use crate::error::{Error, Result};
+use crate::format::{
+    Checksum, HEADER_LEN, Header, SECTIONS, Section, TRAILER_LEN, WIDE_SERIAL_LEN, decode_partitions, le_u64,
+};
+use crate::store::{self, FileStamp};
+
+fn stamp_of(path: &Path, meta: &std::fs::Metadata) -> Option<FileStamp> {
+    let (issuer_key_id, generation) = path.file_name()?.to_str().and_then(store::parse_file_name)?;
+    Some(FileStamp {
+        issuer_key_id,
+        generation,
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    })
+}
+
+enum Backing {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mapped(m) => m,
+            Backing::Owned(v) => v,
+        }
+    }
+}
+
+/// The revocation index of one CA key: a validated snapshot file, mapped read-only (or held in
+/// memory when it comes straight from [`crate::IndexBuilder::finish`]).
+pub struct Snapshot {
+    data: Backing,
+    pub(crate) header: Header,
+    partitions: Vec<PartitionMeta>,
+    ranges: [Range<usize>; SECTIONS],
+    path: Option<PathBuf>,
+    stamp: Option<FileStamp>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("issuer_key_id", &self.header.key_id)
+            .field("narrow", &self.header.narrow_count)
+            .field("wide", &self.header.wide_count)
+            .field("partitions", &self.partitions.len())
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Snapshot {
+    /// Maps the file read-only and validates it (magic, version, bounds, checksum, order).
+    pub fn open(path: &Path) -> Result<Snapshot> {
+        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+        if meta.len() < (HEADER_LEN + TRAILER_LEN) as u64 {
+            return Err(Error::Truncated {
+                field: "header",
+                needed: (HEADER_LEN + TRAILER_LEN) as u64,
+                actual: meta.len(),
+            });
+        }
+        let map = crate::mmap::map_read_only(&file).map_err(|e| Error::io("map", path, e))?;
+        let len = map.len();
+        let mut snap = Snapshot::validate(Backing::Mapped(map), len)?;
+        snap.path = Some(path.to_path_buf());
+        snap.stamp = stamp_of(path, &meta).filter(|s| s.issuer_key_id == snap.header.key_id);
+        Ok(snap)
+    }
+
+    /// Reads the file into private memory (transparent huge pages where the kernel allows) and
+    /// validates it. Lookups are faster than through [`Snapshot::open`]'s shared page-cache mapping
+    /// (fewer TLB misses), at the cost of a private copy per process.
+    pub fn load(path: &Path) -> Result<Snapshot> {
+        let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+        let len = usize::try_from(meta.len()).map_err(|_| Error::TooManyEntries { count: usize::MAX })?;
+        let mut map = crate::mmap::anon_huge(len).map_err(|e| Error::io("map", path, e))?;
+        let buf = map.get_mut(..len).unwrap_or_default();
+        std::io::Read::read_exact(&mut file, buf).map_err(|e| Error::io("read", path, e))?;
+        let map = map.make_read_only().map_err(|e| Error::io("map", path, e))?;
+        let mut snap = Snapshot::validate(Backing::Mapped(map), len)?;
+        snap.path = Some(path.to_path_buf());
+        snap.stamp = stamp_of(path, &meta).filter(|s| s.issuer_key_id == snap.header.key_id);
+        Ok(snap)
+    }
+
+    pub(crate) fn from_anon(map: memmap2::MmapMut, len: usize) -> Result<Snapshot> {
+        let map = map
+            .make_read_only()
+            .map_err(|e| Error::io("map", "<memory>", e))?;
+        Snapshot::validate(Backing::Mapped(map), len)
+    }
+
+    /// Validates a snapshot held in memory (the bytes of a snapshot file).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Snapshot> {
+        let len = bytes.len();
+        Snapshot::validate(Backing::Owned(bytes), len)
+    }
+
+    /// Opens the newest generation for `issuer_key_id` in `dir`, if there is one.
+    pub fn open_latest(dir: &Path, issuer_key_id: &[u8]) -> Result<Option<Snapshot>> {
+        if !dir.exists() {
+            return Ok(None);
+        }
+        let files = store::list(dir)?;
+        match files.get(issuer_key_id).and_then(|f| f.last()) {
+            Some((_, path)) => Snapshot::open(path).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Validates the first `len` bytes of `data` (an anonymous mapping may be longer).
+    fn validate(data: Backing, len: usize) -> Result<Snapshot> {
+        let bytes = data.bytes().get(..len).unwrap_or_default();
+        let header = Header::decode(bytes)?;
+        let body_len = bytes.len() - TRAILER_LEN;
+        let stored = le_u64(bytes, body_len);
+        let mut sum = Checksum::default();
+        sum.update(bytes.get(..body_len).unwrap_or_default());
+        let computed = sum.finish();
+        if stored != computed {
+            return Err(Error::ChecksumMismatch { stored, computed });
+        }
+        let ranges = header
+            .sections
+            .map(|(off, len)| off as usize..off.saturating_add(len) as usize);
+        let mut snap = Snapshot {
+            data,
+            header,
+            partitions: Vec::new(),
+            ranges,
+            path: None,
+            stamp: None,
+        };
+        let table_at = snap.range(Section::PartitionTable).start;
+        snap.partitions = decode_partitions(
+            snap.section(Section::PartitionTable),
+            snap.header.partition_count,
+            table_at,
+        )?;
+        snap.check_arrays()?;
+        Ok(snap)
+    }
+
+    fn check_arrays(&self) -> Result<()> {
+        let at = |s: Section| self.range(s).start;
+        // Narrow serials: strictly increasing, and the directory is exactly the one they imply.
+        let serials = self.narrow_serials();
+        let dir = self.directory();
+        let min = self.header.dir_min;
+        let shift = self.header.dir_shift;
+        let buckets = self.header.dir_buckets as usize;
+        if serials.is_empty() {
+            if buckets != 0 || dir.first().map(|d| u32::from_le_bytes(*d)) != Some(0) {
+                return Err(Error::corrupt("directory", at(Section::Directory), "not empty"));
+            }
+        } else {
+            let first = serials.first().map_or(0, |s| u64::from_le_bytes(*s));
+            let last = serials.last().map_or(0, |s| u64::from_le_bytes(*s));
+            let expected = crate::builder::directory_params(serials.len(), first, last);
+            if min != first || (shift, buckets) != expected {
+                return Err(Error::corrupt(
+                    "directory",
+                    96,
+                    "parameters do not match the serials",
+                ));
+            }
+        }
+        let mut prev: Option<u64> = None;
+        let mut next_bucket = 0usize;
+        let bad_dir = || Error::corrupt("directory", at(Section::Directory), "does not match the serials");
+        let dir_at = |b: usize| dir.get(b).map(|d| u32::from_le_bytes(*d) as usize);
+        for (i, s) in serials.iter().enumerate() {
+            let v = u64::from_le_bytes(*s);
+            if prev.is_some_and(|p| p >= v) {
+                return Err(Error::corrupt(
+                    "narrow serials",
+                    at(Section::NarrowSerials) + 8 * i,
+                    "not strictly increasing",
+                ));
+            }
+            prev = Some(v);
+            let b = ((v - min) >> shift) as usize;
+            while next_bucket <= b {
+                if dir_at(next_bucket) != Some(i) {
+                    return Err(bad_dir());
+                }
+                next_bucket += 1;
+            }
+        }
+        while next_bucket <= buckets {
+            if dir_at(next_bucket) != Some(serials.len()) {
+                return Err(bad_dir());
+            }
+            next_bucket += 1;
+        }
+        // Wide serials: strictly increasing and really wider than 8 octets.
+        let wide = self.wide_serials();
+        for (i, s) in wide.iter().enumerate() {
+            if s.get(..WIDE_SERIAL_LEN - 8)
+                .is_none_or(|hi| hi.iter().all(|b| *b == 0))
+            {
+                return Err(Error::corrupt(
+                    "wide serials",
+                    at(Section::WideSerials) + 20 * i,
+                    "fits in 8 octets",
+                ));
+            }
+            if i > 0 && wide.get(i - 1).is_some_and(|p| p >= s) {
+                return Err(Error::corrupt(
+                    "wide serials",
+                    at(Section::WideSerials) + 20 * i,
+                    "not strictly increasing",
+                ));
+            }
+        }
+        for (s, field) in [
+            (Section::NarrowReasons, "narrow reasons"),
+            (Section::WideReasons, "wide reasons"),
+        ] {
+            if let Some(i) = self.section(s).iter().position(|r| decode_reason(*r).is_err()) {
+                return Err(Error::corrupt(field, at(s) + i, "not a CRLReason"));
+            }
+        }
+        let count = self.partitions.len();
+        for (s, field) in [
+            (Section::NarrowPartitions, "narrow partitions"),
+            (Section::WidePartitions, "wide partitions"),
+        ] {
+            let bytes = self.section(s);
+            let bad = match self.header.partition_width {
+                1 => bytes.iter().position(|p| usize::from(*p) >= count),
+                2 => bytes
+                    .as_chunks::<2>()
+                    .0
+                    .iter()
+                    .position(|p| usize::from(u16::from_le_bytes(*p)) >= count),
+                _ => None,
+            };
+            if let Some(i) = bad {
+                return Err(Error::corrupt(field, at(s) + i, "partition index out of range"));
+            }
+        }
+        if count == 0 && !self.is_empty() {
+            return Err(Error::corrupt(
+                "partition table",
+                at(Section::PartitionTable),
+                "entries but no partition",
+            ));
+        }
+        Ok(())
+    }
+
+    fn range(&self, s: Section) -> Range<usize> {
+        self.ranges.get(s as usize).cloned().unwrap_or(0..0)
+    }
+
+    #[inline]
+    pub(crate) fn section(&self, s: Section) -> &[u8] {
+        self.data.bytes().get(self.range(s)).unwrap_or_default()
+    }
+
+    #[inline]
+    pub(crate) fn directory(&self) -> &[[u8; 4]] {
+        self.section(Section::Directory).as_chunks::<4>().0
+    }
+
+    #[inline]
+    pub(crate) fn narrow_serials(&self) -> &[[u8; 8]] {
+        self.section(Section::NarrowSerials).as_chunks::<8>().0
+    }
+
+    #[inline]
+    pub(crate) fn wide_serials(&self) -> &[[u8; WIDE_SERIAL_LEN]] {
+        self.section(Section::WideSerials)
+            .as_chunks::<WIDE_SERIAL_LEN>()
+            .0
+    }
+
+    /// Time, reason and partition of entry `i` of the narrow (`wide == false`) or wide array.
+    #[inline]
+    pub(crate) fn payload(&self, wide: bool, i: usize) -> Option<crate::Revoked> {
+        let (times, reasons, parts) = if wide {
+            (Section::WideTimes, Section::WideReasons, Section::WidePartitions)
+        } else {
+            (
+                Section::NarrowTimes,
+                Section::NarrowReasons,
+                Section::NarrowPartitions,
+            )
+        };
+        let offset = self
+            .section(times)
+            .as_chunks::<4>()
+            .0
+            .get(i)
+            .map(|t| u32::from_le_bytes(*t))?;
+        let reason = decode_reason(*self.section(reasons).get(i)?).ok()?;
+        let partition = match self.header.partition_width {
+            1 => u16::from(*self.section(parts).get(i)?),
+            2 => u16::from_le_bytes(*self.section(parts).as_chunks::<2>().0.get(i)?),
+            _ => 0,
+        };
+        Some(crate::Revoked {
+            revoked_at: self.header.base_time + i64::from(offset),
+            reason,
+            partition,
+        })
+    }
+
+    /// The issuer key identifier (the CA certificate's subjectKeyIdentifier) this snapshot covers.
+    pub fn issuer_key_id(&self) -> &[u8] {
+        &self.header.key_id
+    }
+
+    /// The partitions merged into this snapshot; [`crate::Revoked::partition`] indexes this slice.
+    pub fn partitions(&self) -> &[PartitionMeta] {
+        &self.partitions
+    }
+
+    /// One partition's metadata.
+    pub fn partition(&self, index: u16) -> Option<&PartitionMeta> {
+        self.partitions.get(usize::from(index))
+    }
+
+    /// The index of the partition with this id (e.g. a certificate's CRL distribution point).
+    pub fn partition_index(&self, id: &str) -> Option<u16> {
+        self.partitions
+            .iter()
+            .position(|p| p.id == id)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// The partition with the earliest nextUpdate.
+    pub fn stalest_partition(&self) -> Option<&PartitionMeta> {
+        self.partitions.iter().min_by_key(|p| p.next_update)
+    }
+
+    /// The freshness that applies to an answer: the certificate's own partition when it is known,
+    /// otherwise the stalest partition of this CA key.
+    pub fn freshness_for(&self, partition: Option<u16>) -> Option<&PartitionMeta> {
+        partition
+            .and_then(|p| self.partition(p))
+            .or_else(|| self.stalest_partition())
+    }
+
+    /// Whether the snapshot has partitions and every one is fresh at `now` (see
+    /// [`PartitionMeta::is_fresh`]).
+    pub fn is_fresh(&self, now: i64, grace: i64) -> bool {
+        !self.partitions.is_empty() && self.partitions.iter().all(|p| p.is_fresh(now, grace))
+    }
+
+    /// Number of entries (after merging duplicates).
+    pub fn len(&self) -> usize {
+        (self.header.narrow_count + self.header.wide_count) as usize
+    }
+
+    /// Whether no serial is listed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries with serials wider than 8 octets.
+    pub fn wide_len(&self) -> usize {
+        self.header.wide_count as usize
+    }
+
+    /// Entries pushed to the builder that were merged into another entry of the same serial.
+    pub fn duplicates(&self) -> u64 {
+        self.header.duplicates
+    }
+
+    /// Size of the snapshot file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.header.file_len
+    }
+
+    /// The file this snapshot was opened from.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Key id, generation, length and mtime of the file, when opened under a snapshot file name.
+    pub fn stamp(&self) -> Option<&FileStamp> {
+        self.stamp.as_ref()
+    }
+
+    /// The generation from the file name, when opened from a snapshot directory.
+    pub fn generation(&self) -> Option<u64> {
+        self.stamp.as_ref().map(|s| s.generation)
+    }
+
+    /// Every entry in serial order.
+    pub fn entries(&self) -> Entries<'_> {
+        Entries {
+            snapshot: self,
+            next: 0,
+        }
+    }
+
+    /// Entry `i` in serial order (`0..len()`).
+    pub fn entry(&self, i: usize) -> Option<Entry> {
+        let narrow = self.header.narrow_count as usize;
+        let (serial, wide, j) = if i < narrow {
+            let s = u64::from_le_bytes(*self.narrow_serials().get(i)?);
+            (Serial::from_u64(s), false, i)
+        } else {
+            let j = i - narrow;
+            let s = Serial::from_magnitude(self.wide_serials().get(j)?).ok()?;
+            (s, true, j)
+        };
+        let p = self.payload(wide, j)?;
+        Some(Entry {
+            serial,
+            revoked_at: p.revoked_at,
+            reason: p.reason,
+            partition: p.partition,
+        })
+    }
+
+    /// The raw bytes (the file content).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.data
+            .bytes()
+            .get(..self.header.file_len as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// Iterator over a snapshot's entries in serial order.
+#[derive(Debug)]
+pub struct Entries<'a> {
+    snapshot: &'a Snapshot,
+    next: usize,
+}
+
+impl Iterator for Entries<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        while self.next < self.snapshot.len() {
+            let i = self.next;
+            self.next += 1;
+            if let Some(e) = self.snapshot.entry(i) {
+                return Some(e);
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.snapshot.len().saturating_sub(self.next);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Entries<'_> {}

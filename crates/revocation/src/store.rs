@@ -1,0 +1,276 @@
+//! A snapshot directory: one file per CA key and generation, written atomically, and the set of
+//! the newest generation of every CA key that servers load.
+//!
+//! File names are `rev-<issuer key id, lowercase hex>-<generation, 20 decimal digits>.snap`, so
+//! names sort by generation. Anything else in the directory, including the `.…tmp-…` files of an
+//! interrupted write, is ignored.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use jpki::Serial;
+
+use crate::entry::{PartitionMeta, Revoked};
+use crate::error::{Error, Result};
+use crate::snapshot::Snapshot;
+
+const PREFIX: &str = "rev-";
+const SUFFIX: &str = ".snap";
+
+/// The file name of generation `generation` of the snapshot for `issuer_key_id`.
+pub fn file_name(issuer_key_id: &[u8], generation: u64) -> String {
+    let hex: String = issuer_key_id.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{PREFIX}{hex}-{generation:020}{SUFFIX}")
+}
+
+/// The issuer key id and generation named by a snapshot file name, if it is one.
+pub fn parse_file_name(name: &str) -> Option<(Vec<u8>, u64)> {
+    let body = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    let (hex, generation) = body.rsplit_once('-')?;
+    if generation.len() != 20 || !generation.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 64 {
+        return None;
+    }
+    let key = hex
+        .as_bytes()
+        .chunks(2)
+        .map(|p| {
+            let s = std::str::from_utf8(p).ok()?;
+            if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                return None;
+            }
+            u8::from_str_radix(s, 16).ok()
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    Some((key, generation.parse().ok()?))
+}
+
+/// Identity of a snapshot file, used to notice a new one without opening it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FileStamp {
+    /// Issuer key id.
+    pub issuer_key_id: Vec<u8>,
+    /// Generation from the file name.
+    pub generation: u64,
+    /// File length.
+    pub len: u64,
+    /// Modification time, if the platform has one.
+    pub modified: Option<SystemTime>,
+}
+
+/// Snapshot files per issuer key id: (generation, path), oldest first.
+pub type Listing = BTreeMap<Vec<u8>, Vec<(u64, PathBuf)>>;
+
+/// The snapshot files in `dir`, per issuer key id, oldest generation first.
+pub fn list(dir: &Path) -> Result<Listing> {
+    let mut out = Listing::new();
+    for item in fs::read_dir(dir).map_err(|e| Error::io("read dir", dir, e))? {
+        let item = item.map_err(|e| Error::io("read dir", dir, e))?;
+        let name = item.file_name();
+        if let Some((key, generation)) = name.to_str().and_then(parse_file_name) {
+            out.entry(key).or_default().push((generation, item.path()));
+        }
+    }
+    for files in out.values_mut() {
+        files.sort();
+    }
+    Ok(out)
+}
+
+/// The stamps of the newest file of each CA key in `dir`, sorted by key id.
+pub fn latest_stamps(dir: &Path) -> Result<Vec<FileStamp>> {
+    let mut out = Vec::new();
+    for (key, files) in list(dir)? {
+        if let Some((generation, path)) = files.last() {
+            let meta = fs::metadata(path).map_err(|e| Error::io("stat", path, e))?;
+            out.push(FileStamp {
+                issuer_key_id: key,
+                generation: *generation,
+                len: meta.len(),
+                modified: meta.modified().ok(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn next_generation(dir: &Path, key_id: &[u8]) -> Result<u64> {
+    let files = list(dir)?;
+    Ok(files
+        .get(key_id)
+        .and_then(|f| f.last())
+        .map_or(1, |(g, _)| g.saturating_add(1)))
+}
+
+/// Removes all but the newest `keep` generations of `key_id`. Readers that still map a removed
+/// file keep reading it: the data stays until the last mapping goes.
+pub(crate) fn prune(dir: &Path, key_id: &[u8], keep: usize) -> Result<()> {
+    let files = list(dir)?;
+    if let Some(files) = files.get(key_id) {
+        let old = files.len().saturating_sub(keep);
+        for (_, path) in files.iter().take(old) {
+            fs::remove_file(path).map_err(|e| Error::io("remove", path, e))?;
+        }
+    }
+    Ok(())
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes a file so that `path` holds either its previous content or the whole new content: the
+/// bytes go to a temporary file in the same directory, which is fsynced and renamed over `path`,
+/// and then the directory is fsynced so the rename survives a crash.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        write(&mut w).map_err(|e| Error::io("write", &tmp, e))?;
+        w.flush().map_err(|e| Error::io("write", &tmp, e))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io("write", &tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("fsync", &dir, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The newest snapshot of every CA key: what a server answers from.
+#[derive(Debug, Default)]
+pub struct SnapshotSet {
+    snapshots: Vec<Snapshot>,
+}
+
+impl SnapshotSet {
+    /// A set of snapshots; two for the same CA key are an error (the set could not tell which is
+    /// current).
+    pub fn new(mut snapshots: Vec<Snapshot>) -> Result<SnapshotSet> {
+        snapshots.sort_by(|a, b| a.issuer_key_id().cmp(b.issuer_key_id()));
+        for pair in snapshots.windows(2) {
+            if let [a, b] = pair
+                && a.issuer_key_id() == b.issuer_key_id()
+            {
+                return Err(Error::corrupt(
+                    "snapshot set",
+                    0,
+                    "two snapshots for the same CA key",
+                ));
+            }
+        }
+        Ok(SnapshotSet { snapshots })
+    }
+
+    /// Opens the newest generation of every CA key in `dir`. Fails if one of them is damaged:
+    /// a server then keeps the set it has (see [`crate::SnapshotHolder::reload_if_changed`]).
+    pub fn open_dir(dir: &Path) -> Result<SnapshotSet> {
+        let mut snapshots = Vec::new();
+        for (_, files) in list(dir)? {
+            if let Some((_, path)) = files.last() {
+                snapshots.push(Snapshot::open(path)?);
+            }
+        }
+        SnapshotSet::new(snapshots)
+    }
+
+    /// The snapshots, by issuer key id.
+    pub fn snapshots(&self) -> std::slice::Iter<'_, Snapshot> {
+        self.snapshots.iter()
+    }
+
+    /// The snapshot of one CA key.
+    pub fn get(&self, issuer_key_id: &[u8]) -> Option<&Snapshot> {
+        self.snapshots
+            .binary_search_by(|s| s.issuer_key_id().cmp(issuer_key_id))
+            .ok()
+            .and_then(|i| self.snapshots.get(i))
+    }
+
+    /// Looks a serial up in the snapshot of its issuer's key; `None` when the key has no snapshot
+    /// or the serial is not listed (callers tell these apart with [`SnapshotSet::get`]).
+    pub fn lookup(&self, issuer_key_id: &[u8], serial: &Serial) -> Option<Revoked> {
+        self.get(issuer_key_id)?.lookup(serial)
+    }
+
+    /// Number of CA keys.
+    pub fn len(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    /// Whether the set holds no snapshot.
+    pub fn is_empty(&self) -> bool {
+        self.snapshots.is_empty()
+    }
+
+    /// The partition with the earliest nextUpdate across all CA keys.
+    pub fn stalest_partition(&self) -> Option<&PartitionMeta> {
+        self.snapshots
+            .iter()
+            .filter_map(Snapshot::stalest_partition)
+            .min_by_key(|p| p.next_update)
+    }
+
+    /// Whether the set is non-empty and every partition of every CA key is fresh at `now`.
+    pub fn is_fresh(&self, now: i64, grace: i64) -> bool {
+        !self.snapshots.is_empty() && self.snapshots.iter().all(|s| s.is_fresh(now, grace))
+    }
+
+    /// The file stamps of the snapshots that were opened from files, by key id.
+    pub fn stamps(&self) -> Vec<FileStamp> {
+        self.snapshots.iter().filter_map(|s| s.stamp().cloned()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        let n = file_name(&[0xAB, 0x01], 42);
+        assert_eq!(n, "rev-ab01-00000000000000000042.snap");
+        assert_eq!(parse_file_name(&n), Some((vec![0xAB, 0x01], 42)));
+        for bad in [
+            "rev-ab01-42.snap",
+            "rev--00000000000000000042.snap",
+            "rev-AB01-00000000000000000042.snap",
+            "rev-abc-00000000000000000042.snap",
+            ".rev-ab01-00000000000000000042.snap.tmp-1-0",
+            "rev-ab01-0000000000000000004x.snap",
+        ] {
+            assert_eq!(parse_file_name(bad), None, "{bad}");
+        }
+    }
+}
