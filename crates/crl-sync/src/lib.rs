@@ -9,9 +9,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod build;
+pub mod cli;
 pub mod config;
 pub mod fetch;
+pub mod metrics;
+pub mod outcome;
 pub mod publish;
+pub mod run;
 
 pub mod error;
 pub mod parse;

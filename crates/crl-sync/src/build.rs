@@ -1,0 +1,296 @@
+//! From verified CRLs to a snapshot: for one CA key, the entries of every partition are merged into
+//! one index (a serial is unique per CA key). Partitions whose CRL did not change (HTTP 304, same
+//! bytes) or was rejected keep their entries from the previous snapshot; a changed partition's
+//! entries are walked straight from the DER into the builder, with no struct per entry.
+//!
+//! Nothing is written unless every check passed for the partitions that changed, and the snapshot
+//! is replaced atomically (temporary file, fsync, rename, fsync of the directory).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use openssl::sha::sha256;
+use openssl::x509::X509;
+
+use crate::error::CrlError;
+use crate::outcome::{PartitionSummary, SnapshotSummary, SyncError};
+use crate::parse::{CrlHeader, parse_crl, pem_or_der};
+use crate::verify::{CrlMark, Progress, check_progress, check_times, select_issuer, verify_signature};
+
+/// One CRL as fetched or read from disk (DER or PEM).
+#[derive(Debug)]
+pub struct CrlInput {
+    /// Partition id (from the configuration, or the file name for `ingest`).
+    pub partition: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Limits and clock for a build.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Largest CRL accepted.
+    pub max_crl_bytes: usize,
+    /// How far thisUpdate may lie in the future.
+    pub max_skew_secs: i64,
+    /// Current time, unix seconds.
+    pub now: i64,
+    /// Snapshot generations kept per CA key.
+    pub keep: usize,
+}
+
+/// The result of building the snapshots for a set of CRLs.
+#[derive(Debug, Default)]
+pub struct BuildReport {
+    /// One line per input partition.
+    pub partitions: Vec<PartitionSummary>,
+    /// One line per CA key touched.
+    pub snapshots: Vec<SnapshotSummary>,
+    /// The delta per CA key (hex key id), for publishing.
+    pub deltas: Vec<(String, String, revocation::Delta)>,
+    /// Every error met; the partitions concerned kept their previous entries.
+    pub errors: Vec<SyncError>,
+}
+
+struct Accepted<'a> {
+    partition: String,
+    header: CrlHeader<'a>,
+    sha256: [u8; 32],
+}
+
+/// Verifies every input against `cas`, then builds and writes one snapshot per CA key whose
+/// partitions changed, into `out_dir`.
+pub fn build_snapshots(
+    out_dir: &Path,
+    cas: &[X509],
+    inputs: &[CrlInput],
+    opts: &BuildOptions,
+    progress: &indicatif::ProgressBar,
+) -> BuildReport {
+    let mut report = BuildReport::default();
+    // Decode PEM up front; keep the DER alive for the borrowed headers.
+    let mut ders: Vec<(String, Cow<'_, [u8]>)> = Vec::new();
+    for input in inputs {
+        match pem_or_der(&input.bytes, opts.max_crl_bytes) {
+            Ok(der) => ders.push((input.partition.clone(), der)),
+            Err(e) => reject(
+                &mut report,
+                &input.partition,
+                SyncError::Rejected {
+                    partition: input.partition.clone(),
+                    source: e,
+                },
+            ),
+        }
+    }
+    let mut by_key: BTreeMap<Vec<u8>, (X509, Vec<Accepted<'_>>)> = BTreeMap::new();
+    for (partition, der) in &ders {
+        match accept(partition, der, cas, opts) {
+            Ok((ca, acc)) => {
+                let key_id = ca_key_id(&ca);
+                by_key
+                    .entry(key_id)
+                    .or_insert_with(|| (ca, Vec::new()))
+                    .1
+                    .push(acc);
+            }
+            Err(e) => reject(&mut report, partition, e),
+        }
+    }
+    for (key_id, (_ca, accepted)) in by_key {
+        if let Err(e) = build_one(out_dir, &key_id, accepted, opts, progress, &mut report) {
+            report.errors.push(e);
+        }
+    }
+    report
+}
+
+fn reject(report: &mut BuildReport, partition: &str, e: SyncError) {
+    report.partitions.push(PartitionSummary {
+        partition: partition.to_owned(),
+        status: if e.exit_code() == 2 { "rejected" } else { "failed" },
+        crl_number: None,
+        entries: None,
+        this_update: None,
+        next_update: None,
+        error_code: Some(e.code()),
+        error: Some(e.to_string()),
+    });
+    report.errors.push(e);
+}
+
+fn accept<'a>(
+    partition: &str,
+    der: &'a [u8],
+    cas: &[X509],
+    opts: &BuildOptions,
+) -> Result<(X509, Accepted<'a>), SyncError> {
+    let rejected = |source: CrlError| SyncError::Rejected {
+        partition: partition.to_owned(),
+        source,
+    };
+    let header = parse_crl(der, opts.max_crl_bytes).map_err(rejected)?;
+    let ca = select_issuer(&header, cas).ok_or_else(|| SyncError::NoIssuer {
+        partition: partition.to_owned(),
+    })?;
+    // select_issuer already checked a signature for name-only matches; verify_signature also checks
+    // key id and issuer name, and is what makes a key-id match trustworthy.
+    verify_signature(&header, ca).map_err(rejected)?;
+    check_times(&header, opts.now, opts.max_skew_secs).map_err(rejected)?;
+    let sha = sha256(der);
+    Ok((
+        ca.clone(),
+        Accepted {
+            partition: partition.to_owned(),
+            header,
+            sha256: sha,
+        },
+    ))
+}
+
+/// The CA key identifier: its subjectKeyIdentifier, or SHA-1 of its public key (RFC 5280 method 1).
+pub fn ca_key_id(ca: &X509) -> Vec<u8> {
+    if let Some(ski) = ca.subject_key_id() {
+        return ski.as_slice().to_vec();
+    }
+    // Recompute: SHA-1 over the subjectPublicKey BIT STRING contents.
+    let spki = ca
+        .public_key()
+        .and_then(|k| k.public_key_to_der())
+        .unwrap_or_default();
+    let bits = spki_bits(&spki).unwrap_or(&spki);
+    openssl::sha::sha1(bits).to_vec()
+}
+
+fn spki_bits(spki: &[u8]) -> Option<&[u8]> {
+    use der::{Decode, asn1::BitStringRef};
+    let info = spki::SubjectPublicKeyInfoRef::from_der(spki).ok()?;
+    let bits: BitStringRef<'_> = info.subject_public_key;
+    bits.as_bytes()
+}
+
+fn build_one(
+    out_dir: &Path,
+    key_id: &[u8],
+    accepted: Vec<Accepted<'_>>,
+    opts: &BuildOptions,
+    progress: &indicatif::ProgressBar,
+    report: &mut BuildReport,
+) -> Result<(), SyncError> {
+    let started = Instant::now();
+    let key_hex = hex::encode(key_id);
+    let snap_err = |e: revocation::Error| SyncError::Snapshot(e.to_string());
+    let prev = revocation::Snapshot::open_latest(out_dir, key_id).map_err(snap_err)?;
+
+    // Decide per partition: new, unchanged, or rollback.
+    let mut changed: Vec<Accepted<'_>> = Vec::new();
+    for acc in accepted {
+        let prev_meta = prev
+            .as_ref()
+            .and_then(|s| s.partitions().iter().find(|p| p.id == acc.partition).cloned());
+        let prev_mark = prev_meta.as_ref().map(|m| CrlMark {
+            crl_number: Some(m.crl_number.as_slice()),
+            this_update: m.this_update,
+            sha256: m.source_sha256,
+        });
+        let mark = CrlMark::of(&acc.header, acc.sha256);
+        let summary = |status: &'static str, acc: &Accepted<'_>| PartitionSummary {
+            partition: acc.partition.clone(),
+            status,
+            crl_number: acc.header.crl_number_hex(),
+            entries: None,
+            this_update: Some(acc.header.this_update),
+            next_update: Some(acc.header.next_update),
+            error_code: None,
+            error: None,
+        };
+        match check_progress(prev_mark.as_ref(), &mark) {
+            Ok(Progress::Unchanged) => report.partitions.push(summary("unchanged", &acc)),
+            Ok(Progress::New) => changed.push(acc),
+            Err(e) => reject(
+                report,
+                &acc.partition.clone(),
+                SyncError::Rejected {
+                    partition: acc.partition,
+                    source: e,
+                },
+            ),
+        }
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+
+    let mut builder = revocation::IndexBuilder::new(key_id).map_err(snap_err)?;
+    // Unchanged (or rejected) partitions keep their previous entries.
+    if let Some(prev) = &prev {
+        let mut remap = BTreeMap::new();
+        for (i, meta) in prev.partitions().iter().enumerate() {
+            if changed.iter().all(|c| c.partition != meta.id) {
+                remap.insert(i, builder.add_partition(meta.clone()).map_err(snap_err)?);
+            }
+        }
+        for e in prev.entries() {
+            if let Some(&to) = remap.get(&usize::from(e.partition)) {
+                builder.push_entry(&e, to).map_err(snap_err)?;
+            }
+        }
+    }
+    for acc in &changed {
+        let meta = revocation::PartitionMeta {
+            id: acc.partition.clone(),
+            crl_number: acc.header.crl_number.map(<[u8]>::to_vec).unwrap_or_default(),
+            this_update: acc.header.this_update,
+            next_update: acc.header.next_update,
+            source_sha256: acc.sha256,
+            entries: 0,
+        };
+        let idx = builder.add_partition(meta).map_err(snap_err)?;
+        let mut n = 0u64;
+        let mut visitor = |serial: &[u8], at: i64, reason: Option<u8>| -> Result<(), CrlError> {
+            n += 1;
+            if n.is_multiple_of(1_000_000) {
+                progress.inc(1_000_000);
+            }
+            builder
+                .push(serial, at, reason, idx)
+                .map_err(|e| CrlError::Visitor(Box::new(e)))
+        };
+        acc.header
+            .walk_revoked(&mut visitor)
+            .map_err(|source| SyncError::Rejected {
+                partition: acc.partition.clone(),
+                source,
+            })?;
+        report.partitions.push(PartitionSummary {
+            partition: acc.partition.clone(),
+            status: "updated",
+            crl_number: acc.header.crl_number_hex(),
+            entries: Some(n),
+            this_update: Some(acc.header.this_update),
+            next_update: Some(acc.header.next_update),
+            error_code: None,
+            error: None,
+        });
+    }
+    let path: PathBuf = builder.write_atomically(out_dir, opts.keep).map_err(snap_err)?;
+    let new = revocation::Snapshot::open(&path).map_err(snap_err)?;
+    let delta = match &prev {
+        Some(p) => revocation::delta(p, &new),
+        None => revocation::delta_from_empty(&new),
+    };
+    report.snapshots.push(SnapshotSummary {
+        issuer_key_id: key_hex.clone(),
+        snapshot: Some(path.display().to_string()),
+        entries: new.len() as u64,
+        added: delta.added.len() as u64,
+        removed: delta.removed.len() as u64,
+        events_published: None,
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    let crl_numbers: Vec<String> = changed.iter().filter_map(|c| c.header.crl_number_hex()).collect();
+    report.deltas.push((key_hex, crl_numbers.join("+"), delta));
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! What a crl-sync run tells cron: the exit code contract and the JSON summary.
+//!
+//! | exit | meaning |
+//! |---|---|
+//! | 0 | every partition updated or unchanged |
+//! | 2 | an input was rejected (signature, parse, rollback, stale, too large); the current snapshot keeps serving |
+//! | 3 | an upstream was unreachable (after bounded retries) |
+//! | 1 | anything else (configuration, disk, Redis) |
+
+use serde::Serialize;
+
+use crate::error::CrlError;
+use crate::fetch::FetchError;
+
+/// Why a run (or one partition of it) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The CRL was rejected.
+    #[error("{partition}: {source}")]
+    Rejected {
+        /// Partition id (or the file name for `ingest`).
+        partition: String,
+        /// Why.
+        source: CrlError,
+    },
+    /// No configured CA certificate matches the CRL (by key identifier, or by name and signature).
+    #[error("{partition}: no configured CA certificate issued this CRL")]
+    NoIssuer {
+        /// Partition id.
+        partition: String,
+    },
+    /// Fetch failed.
+    #[error("{partition}: {source}")]
+    Fetch {
+        /// Partition id.
+        partition: String,
+        /// Why.
+        source: FetchError,
+    },
+    /// Reading or writing snapshots failed.
+    #[error("snapshot: {0}")]
+    Snapshot(String),
+    /// Reading an input file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Publishing the delta failed (the snapshot itself is in place).
+    #[error("delta publish: {0}")]
+    Publish(String),
+    /// Bad configuration or arguments.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl SyncError {
+    /// A stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::Rejected { source, .. } => source.code(),
+            SyncError::NoIssuer { .. } => "CRL_NO_MATCHING_ISSUER",
+            SyncError::Fetch { source, .. } => source.code(),
+            SyncError::Snapshot(_) => "SNAPSHOT_IO",
+            SyncError::Io { .. } => "INPUT_IO",
+            SyncError::Publish(_) => "DELTA_PUBLISH",
+            SyncError::Config(_) => "CONFIG",
+        }
+    }
+
+    /// The process exit code for this error (see the module table).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SyncError::Rejected { .. } | SyncError::NoIssuer { .. } => 2,
+            SyncError::Fetch {
+                source: FetchError::TooLarge { .. },
+                ..
+            } => 2,
+            SyncError::Fetch {
+                source: FetchError::Unreachable { .. } | FetchError::Status { .. },
+                ..
+            } => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// Per-partition result in the JSON summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartitionSummary {
+    /// Partition id.
+    pub partition: String,
+    /// `updated`, `unchanged`, `not_modified` or `rejected` / `unreachable` / `failed`.
+    pub status: &'static str,
+    /// CRL number (hex) when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crl_number: Option<String>,
+    /// Entries in this partition's CRL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    /// thisUpdate (unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub this_update: Option<i64>,
+    /// nextUpdate (unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_update: Option<i64>,
+    /// Error code when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+    /// Error message when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Per-CA-key result in the JSON summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotSummary {
+    /// Issuer key identifier (hex).
+    pub issuer_key_id: String,
+    /// The snapshot file now current (None when nothing changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// Entries in the snapshot.
+    pub entries: u64,
+    /// Newly revoked since the previous snapshot.
+    pub added: u64,
+    /// Left the list since the previous snapshot.
+    pub removed: u64,
+    /// Delta events appended to Redis (None when no Redis is configured or nothing changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_published: Option<u64>,
+    /// Seconds spent building and writing.
+    pub seconds: f64,
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunSummary {
+    /// `ok`, `rejected`, `unreachable` or `failed`.
+    pub status: &'static str,
+    /// Exit code the process returns.
+    pub exit_code: i32,
+    /// Partitions.
+    pub partitions: Vec<PartitionSummary>,
+    /// Snapshots written or kept.
+    pub snapshots: Vec<SnapshotSummary>,
+}
+
+impl RunSummary {
+    /// Folds an error into the run's status: the worst exit code wins (2 and 3 over 0; 1 over all).
+    pub fn note_error(&mut self, err: &SyncError) {
+        let code = err.exit_code();
+        let rank = |c: i32| match c {
+            0 => 0,
+            3 => 1,
+            2 => 2,
+            _ => 3,
+        };
+        if rank(code) > rank(self.exit_code) {
+            self.exit_code = code;
+        }
+        self.status = match self.exit_code {
+            0 => "ok",
+            2 => "rejected",
+            3 => "unreachable",
+            _ => "failed",
+        };
+    }
+}

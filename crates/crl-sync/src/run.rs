@@ -1,0 +1,227 @@
+//! `crl-sync run`: every configured partition, fetched with conditional GET, verified, indexed per CA
+//! key, written atomically; the delta goes to Redis and the metrics to a Prometheus textfile.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use openssl::x509::X509;
+
+use crate::build::{BuildOptions, CrlInput, build_snapshots};
+use crate::config::Config;
+use crate::fetch::{FetchOutcome, Validators, client, fetch};
+use crate::outcome::{PartitionSummary, RunSummary, SyncError};
+use crate::publish::{Published, RevokedEvent, publish_delta};
+
+const FETCH_STATE: &str = "fetch-state.json";
+
+/// Loads every CA certificate of the configuration (PEM bundle or DER).
+pub fn load_cas(cfg: &Config) -> Result<BTreeMap<String, Vec<X509>>, SyncError> {
+    let mut out = BTreeMap::new();
+    for ca in &cfg.ca {
+        out.insert(ca.id.clone(), read_certs(&ca.cert)?);
+    }
+    Ok(out)
+}
+
+/// Reads one or more certificates from a PEM bundle or a single DER file.
+pub fn read_certs(path: &Path) -> Result<Vec<X509>, SyncError> {
+    let bytes = std::fs::read(path).map_err(|source| SyncError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let certs = if bytes.starts_with(b"-----") || bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        X509::stack_from_pem(&bytes).unwrap_or_default()
+    } else {
+        X509::from_der(&bytes).map(|c| vec![c]).unwrap_or_default()
+    };
+    if certs.is_empty() {
+        return Err(SyncError::Config(format!(
+            "{}: no certificate could be read",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+/// Runs the whole job once.
+pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> RunSummary {
+    let mut summary = RunSummary {
+        status: "ok",
+        ..RunSummary::default()
+    };
+    let fail = |summary: &mut RunSummary, e: SyncError| {
+        summary.note_error(&e);
+        summary.partitions.push(PartitionSummary {
+            partition: "-".into(),
+            status: "failed",
+            crl_number: None,
+            entries: None,
+            this_update: None,
+            next_update: None,
+            error_code: Some(e.code()),
+            error: Some(e.to_string()),
+        });
+    };
+    if let Err(e) = std::fs::create_dir_all(&cfg.snapshot_dir) {
+        fail(
+            &mut summary,
+            SyncError::Snapshot(format!("{}: {e}", cfg.snapshot_dir.display())),
+        );
+        return summary;
+    }
+    let cas = match load_cas(cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            fail(&mut summary, e);
+            return summary;
+        }
+    };
+    let policy = cfg.fetch_policy();
+    let http = match client(&policy) {
+        Ok(c) => c,
+        Err(e) => {
+            fail(&mut summary, SyncError::Config(e.to_string()));
+            return summary;
+        }
+    };
+    let state_path = cfg.snapshot_dir.join(FETCH_STATE);
+    let mut validators = read_state(&state_path);
+    let mut fresh_validators = BTreeMap::new();
+
+    // Fetch every partition, grouped by CA.
+    let mut inputs_by_ca: BTreeMap<String, Vec<CrlInput>> = BTreeMap::new();
+    progress.set_message("fetching CRLs");
+    for p in &cfg.partition {
+        let prev = validators.get(&p.id).cloned().unwrap_or_default();
+        match fetch(&http, &p.url, &prev, &policy).await {
+            Ok(FetchOutcome::NotModified) => summary.partitions.push(PartitionSummary {
+                partition: p.id.clone(),
+                status: "not_modified",
+                crl_number: None,
+                entries: None,
+                this_update: None,
+                next_update: None,
+                error_code: None,
+                error: None,
+            }),
+            Ok(FetchOutcome::Fetched { body, validators: v }) => {
+                fresh_validators.insert(p.id.clone(), v);
+                inputs_by_ca.entry(p.ca.clone()).or_default().push(CrlInput {
+                    partition: p.id.clone(),
+                    bytes: body,
+                });
+            }
+            Err(source) => {
+                let e = SyncError::Fetch {
+                    partition: p.id.clone(),
+                    source,
+                };
+                summary.note_error(&e);
+                summary.partitions.push(PartitionSummary {
+                    partition: p.id.clone(),
+                    status: if e.exit_code() == 3 {
+                        "unreachable"
+                    } else {
+                        "rejected"
+                    },
+                    crl_number: None,
+                    entries: None,
+                    this_update: None,
+                    next_update: None,
+                    error_code: Some(e.code()),
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+    }
+
+    let opts = BuildOptions {
+        max_crl_bytes: usize::try_from(cfg.max_crl_bytes).unwrap_or(usize::MAX),
+        max_skew_secs: i64::try_from(cfg.max_clock_skew_secs).unwrap_or(i64::MAX),
+        now,
+        keep: cfg.keep_snapshots,
+    };
+    progress.set_message("verifying and indexing");
+    let mut redis_conn = None;
+    for (ca_id, inputs) in inputs_by_ca {
+        let Some(certs) = cas.get(&ca_id) else { continue };
+        let report = build_snapshots(&cfg.snapshot_dir, certs, &inputs, &opts, progress);
+        for e in &report.errors {
+            summary.note_error(e);
+        }
+        // Validators are kept only for CRLs that were accepted, so a rejected one is fetched again.
+        for p in &report.partitions {
+            if matches!(p.status, "updated" | "unchanged")
+                && let Some(v) = fresh_validators.remove(&p.partition)
+            {
+                validators.insert(p.partition.clone(), v);
+            }
+        }
+        summary.partitions.extend(report.partitions);
+        let mut snapshots = report.snapshots;
+        if let Some(r) = &cfg.redis {
+            for (key_hex, crl_numbers, delta) in &report.deltas {
+                let events: Vec<RevokedEvent> = delta
+                    .added
+                    .iter()
+                    .map(|e| RevokedEvent {
+                        serial_hex: e.serial.to_hex(),
+                        revoked_at: e.revoked_at,
+                        reason: e.reason.map(|r| r.rfc_name()),
+                        partition: delta.partition_name(e.partition).unwrap_or_default(),
+                    })
+                    .collect();
+                if redis_conn.is_none() {
+                    redis_conn = match redis::Client::open(r.url.as_str()) {
+                        Ok(c) => c.get_multiplexed_async_connection().await.ok(),
+                        Err(_) => None,
+                    };
+                }
+                let published = match redis_conn.as_mut() {
+                    Some(conn) => publish_delta(conn, &r.stream, key_hex, crl_numbers, &events)
+                        .await
+                        .map_err(|e| SyncError::Publish(e.to_string())),
+                    None => Err(SyncError::Publish(format!("cannot connect to {}", r.url))),
+                };
+                match published {
+                    Ok(p) => {
+                        if let Some(s) = snapshots.iter_mut().find(|s| &s.issuer_key_id == key_hex) {
+                            s.events_published = Some(match p {
+                                Published::Appended(n) => n as u64,
+                                Published::AlreadyPublished => 0,
+                            });
+                        }
+                    }
+                    Err(e) => summary.note_error(&e),
+                }
+            }
+        }
+        summary.snapshots.extend(snapshots);
+    }
+    if let Err(e) = write_state(&state_path, &validators) {
+        summary.note_error(&e);
+    }
+    if let Some(path) = &cfg.metrics_textfile
+        && let Err(e) = crate::metrics::write_textfile(path, &summary, now)
+    {
+        tracing::warn!(error = %e, "could not write the metrics textfile");
+    }
+    summary
+}
+
+fn read_state(path: &Path) -> BTreeMap<String, Validators> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn write_state(path: &Path, state: &BTreeMap<String, Validators>) -> Result<(), SyncError> {
+    let bytes = serde_json::to_vec_pretty(state).map_err(|e| SyncError::Snapshot(e.to_string()))?;
+    crate::metrics::write_file_atomically(path, &bytes).map_err(|e| SyncError::Snapshot(e.to_string()))
+}
+
+/// Where the fetch state of a configuration lives.
+pub fn fetch_state_path(cfg: &Config) -> PathBuf {
+    cfg.snapshot_dir.join(FETCH_STATE)
+}
