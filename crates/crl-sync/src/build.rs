@@ -277,10 +277,12 @@ fn build_one(
     }
     let path: PathBuf = builder.write_atomically(out_dir, opts.keep).map_err(snap_err)?;
     let new = revocation::Snapshot::open(&path).map_err(snap_err)?;
+    let delta_started = Instant::now();
     let delta = match &prev {
         Some(p) => revocation::delta(p, &new),
         None => revocation::delta_from_empty(&new),
     };
+    let delta_seconds = delta_started.elapsed().as_secs_f64();
     report.snapshots.push(SnapshotSummary {
         issuer_key_id: key_hex.clone(),
         snapshot: Some(path.display().to_string()),
@@ -289,6 +291,7 @@ fn build_one(
         removed: delta.removed.len() as u64,
         events_published: None,
         seconds: started.elapsed().as_secs_f64(),
+        delta_seconds,
     });
     let crl_numbers: Vec<String> = changed.iter().filter_map(|c| c.header.crl_number_hex()).collect();
     report.deltas.push((key_hex, crl_numbers.join("+"), delta));

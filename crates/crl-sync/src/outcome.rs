@@ -132,8 +132,10 @@ pub struct SnapshotSummary {
     /// Delta events appended to Redis (None when no Redis is configured or nothing changed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events_published: Option<u64>,
-    /// Seconds spent building and writing.
+    /// Seconds spent building and writing (delta included).
     pub seconds: f64,
+    /// Seconds spent computing the delta against the previous snapshot.
+    pub delta_seconds: f64,
 }
 
 /// The whole run.

@@ -1,0 +1,83 @@
+//! Random lookups in the snapshots of a directory as the servers do them (through the holder's
+//! current set, memory-mapped), half present and half absent, timed in CPU time of this thread.
+//!
+//! `cargo run --release -p revocation --example probe -- DIR [PROBES]`; the last line,
+//! `lookup per-cpu-M/s X`, is what `make bench` checks.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // bench code
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use jpki::Serial;
+use revocation::{SnapshotHolder, SnapshotSet};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Nanoseconds this thread spent on a CPU (the machine may be shared; wall time misleads).
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().expect("usage: probe DIR [PROBES]"));
+    let probes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4_000_000);
+    let holder = SnapshotHolder::with_set(SnapshotSet::open_dir(&dir).unwrap());
+    let set = holder.load_full().unwrap();
+    let snap = set.snapshots().max_by_key(|s| s.len()).unwrap();
+    let key = snap.issuer_key_id().to_vec();
+    let n = snap.len();
+    assert!(n > 0, "empty snapshot");
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (lo, hi) = (
+        snap.entry(0).unwrap().serial.as_u64().unwrap_or(0),
+        snap.entry(n - 1).unwrap().serial.as_u64().unwrap_or(u64::MAX),
+    );
+    let list: Vec<Serial> = (0..probes)
+        .map(|i| {
+            if i % 2 == 0 {
+                snap.entry((rng.next() % n as u64) as usize).unwrap().serial
+            } else {
+                Serial::from_u64(lo + rng.next() % (hi - lo + 1))
+            }
+        })
+        .collect();
+    println!(
+        "snapshot {} entries, {} bytes; {} probes",
+        n,
+        snap.file_len(),
+        probes
+    );
+    let mut best = 0f64;
+    for round in 0..3 {
+        let (t, c) = (Instant::now(), cpu_ns());
+        let mut hits = 0usize;
+        for p in &list {
+            let set = holder.load();
+            let set = set.as_ref().unwrap();
+            hits += usize::from(black_box(set.lookup(&key, p)).is_some());
+        }
+        let (wall, cpu) = (t.elapsed().as_secs_f64(), (cpu_ns() - c) as f64 / 1e9);
+        let m = probes as f64 / 1e6;
+        let per_cpu = if cpu > 0.0 { m / cpu } else { m / wall };
+        best = best.max(per_cpu);
+        println!(
+            "round {round}: {:.1} M lookups/s wall, {:.1} M per CPU-second ({hits} hits)",
+            m / wall,
+            per_cpu
+        );
+    }
+    println!("lookup per-cpu-M/s {best:.1}");
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `make bench`: every speed and memory target, each measured next to its peer in the same run and
+# printed as a ratio (the machine is shared and noisy; absolute times alone mean little).
+#
+#   scripts/bench.sh [verifier] [crl] [gateway]     (default: all three)
+#
+# Environment: BENCH_CRL_ENTRIES (default 20000000), BENCH_CRL_SMALL (default 4000000),
+# BENCH_DIR (scratch space, default a temporary directory removed at exit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+BIN=$CARGO_TARGET_DIR/release
+ENTRIES=${BENCH_CRL_ENTRIES:-20000000}
+SMALL=${BENCH_CRL_SMALL:-4000000}
+sections=("$@")
+[ ${#sections[@]} -eq 0 ] && sections=(verifier crl gateway)
+if [ -n "${BENCH_DIR:-}" ]; then WORK=$BENCH_DIR; mkdir -p "$WORK"; else
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/jpki-bench.XXXXXX"); trap 'rm -rf "$WORK"' EXIT
+fi
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# wall seconds and peak RSS (kB) of a command: sets T and RSS.
+measure() {
+  local log="$WORK/time.log"
+  /usr/bin/time -f '%e %M' -o "$log" "$@" >"$WORK/last.out" 2>"$WORK/last.err" || {
+    cat "$WORK/last.err" >&2; return 1; }
+  read -r T RSS <"$log"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
+check() { # check NAME VALUE OP LIMIT
+  if awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN { exit !((op == "<=") ? v <= l : v >= l) }'; then
+    printf '   %-58s %10s %s %-10s ok\n' "$1" "$2" "$3" "$4"
+  else
+    printf '   %-58s %10s %s %-10s MISSED\n' "$1" "$2" "$3" "$4"; missed=$((missed + 1))
+  fi
+}
+missed=0
+
+cargo build --release --locked --bins
+
+for section in "${sections[@]}"; do
+case "$section" in
+verifier)
+  say "verifier: full signing-certificate verification vs openssl speed (single core)"
+  cargo run -q --release --locked -p verifier --example verify_ratio | tee "$WORK/verify.txt"
+  r=$(sed -n 's/.*RSA-2048 full verify.*ratio to openssl rsa2048 \([0-9.]*\).*/\1/p' "$WORK/verify.txt")
+  check "RSA-2048 full verify / openssl rsa2048 verify" "$r" ">=" 0.50
+  ;;
+crl)
+  say "crl-sync: ${ENTRIES}-entry CRL from jlis-sim, ingest vs openssl dgst -sha256"
+  SIM="$WORK/sim"
+  "$BIN/jlis-sim" init --dir "$SIM" --at 2026-11-01T00:00:00Z >/dev/null
+  cat "$SIM"/ca/sign-*/root.pem >"$WORK/sign-roots.pem"
+  measure "$BIN/jlis-sim" crl --dir "$SIM" --entries "$ENTRIES" --out "$WORK/big1.crl" --crl-number 1 \
+    --at 2026-11-22T07:00:00Z
+  printf '   jlis-sim crl (%s entries): %ss, peak RSS %s kB\n' "$ENTRIES" "$T" "$RSS"
+  "$BIN/jlis-sim" crl --dir "$SIM" --entries "$ENTRIES" --out "$WORK/big2.crl" --crl-number 2 \
+    --at 2026-11-23T07:00:00Z --seed next-day >/dev/null
+  size=$(stat -c %s "$WORK/big1.crl")
+  cat "$WORK/big1.crl" >/dev/null # both read from the page cache
+  measure openssl dgst -sha256 "$WORK/big1.crl"; t_sha=$T
+  measure "$BIN/crl-sync" ingest --crl "$WORK/big1.crl" --issuer "$WORK/sign-roots.pem" --out "$WORK/snap" \
+    --partition synthetic --now 2026-11-22T08:00:00Z --json
+  t_ingest=$T; rss_ingest=$RSS; cp "$WORK/last.out" "$WORK/ingest1.json"
+  snap_file=$(jq -r '.snapshots[0].snapshot' "$WORK/ingest1.json")
+  snap_size=$(stat -c %s "$snap_file")
+  n=$(jq -r '.snapshots[0].entries' "$WORK/ingest1.json")
+  bpe=$(awk -v s="$snap_size" -v n="$n" 'BEGIN { printf "%.2f", s / n }')
+  limit_kb=$(( (size + snap_size) / 1024 + 200 * 1024 ))
+  printf '   CRL %s bytes, %s entries; snapshot %s bytes\n' "$size" "$n" "$snap_size"
+  printf '   openssl dgst -sha256: %ss; crl-sync ingest (verify+parse+index+write): %ss, peak RSS %s kB\n' \
+    "$t_sha" "$t_ingest" "$rss_ingest"
+  check "ingest time / openssl dgst -sha256 time" "$(ratio "$t_ingest" "$t_sha")" "<=" 2
+  check "index bytes per entry" "$bpe" "<=" 13
+  check "ingest peak RSS kB (limit: file + index + 200 MB)" "$rss_ingest" "<=" "$limit_kb"
+
+  say "crl-sync: the next day's ${ENTRIES}-entry CRL into the same directory (delta of two snapshots)"
+  measure "$BIN/crl-sync" ingest --crl "$WORK/big2.crl" --issuer "$WORK/sign-roots.pem" --out "$WORK/snap" \
+    --partition synthetic --now 2026-11-23T08:00:00Z --json
+  cp "$WORK/last.out" "$WORK/ingest2.json"
+  jq -r '.snapshots[0] | "   +\(.added) -\(.removed), delta \(.delta_seconds)s, whole ingest '"$T"'s"' "$WORK/ingest2.json"
+  check "delta of two ${ENTRIES}-entry snapshots, seconds" "$(jq -r '.snapshots[0].delta_seconds' "$WORK/ingest2.json")" "<=" 1
+
+  say "revocation: random lookups in the ${ENTRIES}-entry snapshot (half present, half absent)"
+  cargo run -q --release --locked -p revocation --example probe -- "$WORK/snap" 4000000 | tee "$WORK/probe.txt"
+  check "lookups per CPU-second, millions" "$(sed -n 's/^lookup per-cpu-M\/s \([0-9.]*\)$/\1/p' "$WORK/probe.txt")" ">=" 10
+
+  say "OpenSSL's own parser on a ${SMALL}-entry CRL, next to ours"
+  "$BIN/jlis-sim" crl --dir "$SIM" --entries "$SMALL" --out "$WORK/small.crl" --at 2026-11-22T07:00:00Z >/dev/null
+  measure openssl crl -inform DER -in "$WORK/small.crl" -noout; t_ossl=$T; rss_ossl=$RSS
+  measure "$BIN/crl-sync" ingest --crl "$WORK/small.crl" --issuer "$WORK/sign-roots.pem" --out "$WORK/snap-small" \
+    --partition small --now 2026-11-22T08:00:00Z
+  printf '   openssl crl -noout: %ss, %s kB; crl-sync ingest: %ss, %s kB\n' "$t_ossl" "$rss_ossl" "$T" "$RSS"
+  printf '   ratio time ours/openssl %s, RSS ours/openssl %s\n' "$(ratio "$T" "$t_ossl")" "$(ratio "$RSS" "$rss_ossl")"
+  ;;
+gateway)
+  if [ -x scripts/bench-gateway.sh ]; then
+    say "sp-gateway"
+    ./scripts/bench-gateway.sh || missed=$((missed + 1))
+  else
+    say "sp-gateway: no benchmark yet (scripts/bench-gateway.sh)"
+  fi
+  ;;
+*) echo "bench: unknown section $section (verifier, crl, gateway)" >&2; exit 64 ;;
+esac
+done
+
+say "targets missed: $missed"
+[ "$missed" -eq 0 ]
