@@ -3,7 +3,12 @@
 //!
 //! `cargo run --release -p revocation --example probe -- DIR [PROBES]`; the last line,
 //! `lookup per-cpu-M/s X`, is what `make bench` checks.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // bench code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // bench code
 
 use std::hint::black_box;
 use std::path::PathBuf;
