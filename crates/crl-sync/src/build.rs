@@ -132,9 +132,9 @@ fn accept<'a>(
         source,
     };
     let header = parse_crl(der, opts.max_crl_bytes).map_err(rejected)?;
-    let ca = select_issuer(&header, cas).ok_or_else(|| SyncError::NoIssuer {
-        partition: partition.to_owned(),
-    })?;
+    let Some(ca) = select_issuer(&header, cas) else {
+        return Err(no_issuer(partition, &header, cas));
+    };
     // select_issuer already checked a signature for name-only matches; verify_signature also checks
     // key id and issuer name, and is what makes a key-id match trustworthy.
     verify_signature(&header, ca).map_err(rejected)?;
@@ -148,6 +148,26 @@ fn accept<'a>(
             sha256: sha,
         },
     ))
+}
+
+/// Why no configured CA was selected: when a CA names the CRL's key (or, without key ids, its
+/// issuer name), its own verdict (a bad signature, a weak algorithm), so that a forged or damaged
+/// CRL is not reported as a configuration problem; otherwise no CA matches at all.
+fn no_issuer(partition: &str, header: &CrlHeader<'_>, cas: &[X509]) -> SyncError {
+    let aki = header.authority_key_id;
+    let claimed = cas.iter().find(|c| match (aki, c.subject_key_id()) {
+        (Some(a), Some(s)) => a == s.as_slice(),
+        _ => c.subject_name().to_der().is_ok_and(|d| d == header.issuer_der),
+    });
+    match claimed.map(|c| verify_signature(header, c)) {
+        Some(Err(source)) => SyncError::Rejected {
+            partition: partition.to_owned(),
+            source,
+        },
+        _ => SyncError::NoIssuer {
+            partition: partition.to_owned(),
+        },
+    }
 }
 
 /// The CA key identifier: its subjectKeyIdentifier, or SHA-1 of its public key (RFC 5280 method 1).
@@ -286,6 +306,10 @@ fn build_one(
     report.snapshots.push(SnapshotSummary {
         issuer_key_id: key_hex.clone(),
         snapshot: Some(path.display().to_string()),
+        previous_snapshot: prev
+            .as_ref()
+            .and_then(|p| p.path())
+            .map(|p| p.display().to_string()),
         entries: new.len() as u64,
         added: delta.added.len() as u64,
         removed: delta.removed.len() as u64,

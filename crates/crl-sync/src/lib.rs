@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod fetch;
 pub mod metrics;
+pub mod outbox;
 pub mod outcome;
 pub mod publish;
 pub mod run;

@@ -123,6 +123,9 @@ pub struct SnapshotSummary {
     /// The snapshot file now current (None when nothing changed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// The snapshot file it replaced, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_snapshot: Option<String>,
     /// Entries in the snapshot.
     pub entries: u64,
     /// Newly revoked since the previous snapshot.

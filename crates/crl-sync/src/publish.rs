@@ -21,6 +21,20 @@ pub struct RevokedEvent {
     pub partition: String,
 }
 
+/// The events of a delta: one per newly revoked certificate.
+pub fn events_of(delta: &revocation::Delta) -> Vec<RevokedEvent> {
+    delta
+        .added
+        .iter()
+        .map(|e| RevokedEvent {
+            serial_hex: e.serial.to_hex(),
+            revoked_at: e.revoked_at,
+            reason: e.reason.map(|r| r.rfc_name()),
+            partition: delta.partition_name(e.partition).unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// What a publish did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Published {

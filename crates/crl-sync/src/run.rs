@@ -1,5 +1,6 @@
 //! `crl-sync run`: every configured partition, fetched with conditional GET, verified, indexed per CA
-//! key, written atomically; the delta goes to Redis and the metrics to a Prometheus textfile.
+//! key, written atomically; the delta goes to Redis (or to the [`crate::outbox`] until Redis takes
+//! it) and the metrics to a Prometheus textfile.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,10 +8,11 @@ use std::path::{Path, PathBuf};
 use openssl::x509::X509;
 
 use crate::build::{BuildOptions, CrlInput, build_snapshots};
-use crate::config::Config;
+use crate::config::{Config, RedisConfig};
 use crate::fetch::{FetchOutcome, Validators, client, fetch};
+use crate::outbox::{self, PendingDelta};
 use crate::outcome::{PartitionSummary, RunSummary, SyncError};
-use crate::publish::{Published, RevokedEvent, publish_delta};
+use crate::publish::{Published, events_of, publish_delta};
 
 const FETCH_STATE: &str = "fetch-state.json";
 
@@ -141,8 +143,34 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
         now,
         keep: cfg.keep_snapshots,
     };
-    progress.set_message("verifying and indexing");
+    // Deltas a previous run could not publish go first, in order; while one is still pending,
+    // newer deltas queue behind it.
     let mut redis_conn = None;
+    let mut pending = Vec::new();
+    if let Some(r) = &cfg.redis {
+        let queued = outbox::read(&cfg.snapshot_dir).unwrap_or_else(|e| {
+            summary.note_error(&e);
+            Vec::new()
+        });
+        for p in queued {
+            if pending.is_empty() {
+                let published = match outbox::load_delta(&cfg.snapshot_dir, &p) {
+                    Ok(delta) => publish(&mut redis_conn, r, &p.issuer_key_id, &p.crl_numbers, &delta).await,
+                    Err(e) => {
+                        summary.note_error(&e);
+                        continue;
+                    }
+                };
+                match published {
+                    Ok(_) => continue,
+                    Err(e) => summary.note_error(&e),
+                }
+            }
+            pending.push(p);
+        }
+    }
+
+    progress.set_message("verifying and indexing");
     for (ca_id, inputs) in inputs_by_ca {
         let Some(certs) = cas.get(&ca_id) else { continue };
         let report = build_snapshots(&cfg.snapshot_dir, certs, &inputs, &opts, progress);
@@ -161,42 +189,43 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
         let mut snapshots = report.snapshots;
         if let Some(r) = &cfg.redis {
             for (key_hex, crl_numbers, delta) in &report.deltas {
-                let events: Vec<RevokedEvent> = delta
-                    .added
-                    .iter()
-                    .map(|e| RevokedEvent {
-                        serial_hex: e.serial.to_hex(),
-                        revoked_at: e.revoked_at,
-                        reason: e.reason.map(|r| r.rfc_name()),
-                        partition: delta.partition_name(e.partition).unwrap_or_default(),
+                let snapshot = snapshots.iter_mut().find(|s| &s.issuer_key_id == key_hex);
+                let queue = |snapshot: Option<&mut crate::outcome::SnapshotSummary>| {
+                    snapshot.and_then(|s| {
+                        Some(PendingDelta {
+                            issuer_key_id: key_hex.clone(),
+                            crl_numbers: crl_numbers.clone(),
+                            from: s.previous_snapshot.as_deref().and_then(outbox::file_name_of),
+                            to: outbox::file_name_of(s.snapshot.as_deref()?)?,
+                        })
                     })
-                    .collect();
-                if redis_conn.is_none() {
-                    redis_conn = match redis::Client::open(r.url.as_str()) {
-                        Ok(c) => c.get_multiplexed_async_connection().await.ok(),
-                        Err(_) => None,
-                    };
-                }
-                let published = match redis_conn.as_mut() {
-                    Some(conn) => publish_delta(conn, &r.stream, key_hex, crl_numbers, &events)
-                        .await
-                        .map_err(|e| SyncError::Publish(e.to_string())),
-                    None => Err(SyncError::Publish(format!("cannot connect to {}", r.url))),
                 };
-                match published {
+                if !pending.is_empty() {
+                    pending.extend(queue(snapshot));
+                    continue;
+                }
+                match publish(&mut redis_conn, r, key_hex, crl_numbers, delta).await {
                     Ok(p) => {
-                        if let Some(s) = snapshots.iter_mut().find(|s| &s.issuer_key_id == key_hex) {
+                        if let Some(s) = snapshot {
                             s.events_published = Some(match p {
                                 Published::Appended(n) => n as u64,
                                 Published::AlreadyPublished => 0,
                             });
                         }
                     }
-                    Err(e) => summary.note_error(&e),
+                    Err(e) => {
+                        summary.note_error(&e);
+                        pending.extend(queue(snapshot));
+                    }
                 }
             }
         }
         summary.snapshots.extend(snapshots);
+    }
+    if cfg.redis.is_some()
+        && let Err(e) = outbox::write(&cfg.snapshot_dir, &pending)
+    {
+        summary.note_error(&e);
     }
     if let Err(e) = write_state(&state_path, &validators) {
         summary.note_error(&e);
@@ -207,6 +236,31 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
         tracing::warn!(error = %e, "could not write the metrics textfile");
     }
     summary
+}
+
+/// Appends the events of `delta` to the stream, connecting first if needed.
+async fn publish(
+    conn: &mut Option<redis::aio::MultiplexedConnection>,
+    r: &RedisConfig,
+    key_hex: &str,
+    crl_numbers: &str,
+    delta: &revocation::Delta,
+) -> Result<Published, SyncError> {
+    if conn.is_none() {
+        *conn = match redis::Client::open(r.url.as_str()) {
+            Ok(c) => c.get_multiplexed_async_connection().await.ok(),
+            Err(_) => None,
+        };
+    }
+    let Some(c) = conn.as_mut() else {
+        return Err(SyncError::Publish(format!("cannot connect to {}", r.url)));
+    };
+    let result = publish_delta(c, &r.stream, key_hex, crl_numbers, &events_of(delta)).await;
+    result.map_err(|e| {
+        // A broken connection is not reused.
+        *conn = None;
+        SyncError::Publish(e.to_string())
+    })
 }
 
 fn read_state(path: &Path) -> BTreeMap<String, Validators> {
