@@ -44,7 +44,7 @@ enum Command {
         /// The snapshot directory.
         #[arg(long)]
         out: PathBuf,
-        /// Partition id (default: the CRL file name).
+        /// Partition id (default: from the CRL's issuingDistributionPoint, else `default`).
         #[arg(long)]
         partition: Option<String>,
         /// Print a JSON summary on stdout.
@@ -151,6 +151,36 @@ pub fn main_with(cli: Cli) -> i32 {
                     return 64;
                 }
             };
+            // Refuse an oversize file before reading it (room left for PEM armour and base64).
+            let max = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+            let file_len = match std::fs::metadata(&crl) {
+                Ok(m) => usize::try_from(m.len()).unwrap_or(usize::MAX),
+                Err(e) => {
+                    eprintln!("crl-sync: {}: {e}", crl.display());
+                    return 64;
+                }
+            };
+            if file_len > max.saturating_mul(3) / 2 + 4096 {
+                let e = SyncError::Rejected {
+                    partition: partition.unwrap_or_else(|| "default".into()),
+                    source: crate::error::CrlError::TooLarge { size: file_len, max },
+                };
+                summary.note_error(&e);
+                summary.partitions.push(crate::outcome::PartitionSummary {
+                    partition: match &e {
+                        SyncError::Rejected { partition, .. } => partition.clone(),
+                        _ => String::new(),
+                    },
+                    status: "rejected",
+                    crl_number: None,
+                    entries: None,
+                    this_update: None,
+                    next_update: None,
+                    error_code: Some(e.code()),
+                    error: Some(e.to_string()),
+                });
+                return report(&summary, json);
+            }
             let bytes = match std::fs::read(&crl) {
                 Ok(b) => b,
                 Err(e) => {
@@ -162,13 +192,16 @@ pub fn main_with(cli: Cli) -> i32 {
                 eprintln!("crl-sync: {}: {e}", out.display());
                 return 1;
             }
-            let partition = partition.unwrap_or_else(|| {
-                crl.file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "default".into())
-            });
+            let _lock = match crate::outcome::lock_snapshot_dir(&out) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("crl-sync: {e}");
+                    return e.exit_code();
+                }
+            };
+            let partition = partition.unwrap_or_else(|| default_partition(&bytes, max));
             let opts = BuildOptions {
-                max_crl_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+                max_crl_bytes: max,
                 max_skew_secs: 300,
                 now: now.unwrap_or_else(now_unix),
                 keep: keep.max(1),
@@ -216,6 +249,22 @@ pub fn main_with(cli: Cli) -> i32 {
             }
         }
     }
+}
+
+/// The partition an offline ingest files a CRL under when `--partition` is not given: named by
+/// the CRL's issuingDistributionPoint (a per-municipality CRL names its own) as
+/// `idp-<first 16 hex digits of its SHA-256>`, else `default`. Never by the file name: yesterday's
+/// CRL saved under another name must still meet the rollback check.
+pub fn default_partition(bytes: &[u8], max: usize) -> String {
+    crate::parse::pem_or_der(bytes, max)
+        .ok()
+        .and_then(|der| {
+            crate::parse::parse_crl(&der, max)
+                .ok()
+                .and_then(|h| h.issuing_distribution_point.map(openssl::sha::sha256))
+        })
+        .map(|h| format!("idp-{}", hex::encode(h.get(..8).unwrap_or_default())))
+        .unwrap_or_else(|| "default".into())
 }
 
 fn report(summary: &RunSummary, json: bool) -> i32 {

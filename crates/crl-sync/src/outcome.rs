@@ -41,6 +41,9 @@ pub enum SyncError {
     /// Reading or writing snapshots failed.
     #[error("snapshot: {0}")]
     Snapshot(String),
+    /// Another crl-sync holds the snapshot directory.
+    #[error("snapshot: {0}")]
+    Busy(String),
     /// Reading an input file failed.
     #[error("{path}: {source}")]
     Io {
@@ -65,6 +68,7 @@ impl SyncError {
             SyncError::NoIssuer { .. } => "CRL_NO_MATCHING_ISSUER",
             SyncError::Fetch { source, .. } => source.code(),
             SyncError::Snapshot(_) => "SNAPSHOT_IO",
+            SyncError::Busy(_) => "SNAPSHOT_DIR_BUSY",
             SyncError::Io { .. } => "INPUT_IO",
             SyncError::Publish(_) => "DELTA_PUBLISH",
             SyncError::Config(_) => "CONFIG",
@@ -173,5 +177,22 @@ impl RunSummary {
             3 => "unreachable",
             _ => "failed",
         };
+    }
+}
+
+/// Takes the snapshot directory's writer lock (cleaning up interrupted writes), or says why not.
+pub fn lock_snapshot_dir(dir: &std::path::Path) -> Result<revocation::WriterLock, SyncError> {
+    match revocation::WriterLock::acquire(dir) {
+        Ok(lock) => {
+            if lock.removed_temp_files() > 0 {
+                tracing::warn!(
+                    removed = lock.removed_temp_files(),
+                    "removed temporary files of an interrupted earlier run"
+                );
+            }
+            Ok(lock)
+        }
+        Err(e @ revocation::Error::Busy { .. }) => Err(SyncError::Busy(e.to_string())),
+        Err(e) => Err(SyncError::Snapshot(e.to_string())),
     }
 }

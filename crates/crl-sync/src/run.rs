@@ -71,6 +71,14 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
         );
         return summary;
     }
+    // One writer at a time; held until the run ends.
+    let _lock = match crate::outcome::lock_snapshot_dir(&cfg.snapshot_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            fail(&mut summary, e);
+            return summary;
+        }
+    };
     let cas = match load_cas(cfg) {
         Ok(c) => c,
         Err(e) => {

@@ -355,8 +355,12 @@ fn generations_sharing_a_dn_are_told_apart_by_key_id() {
             cli_support::rfc(now()).as_ref() as &std::ffi::OsStr,
         ]);
         assert_eq!(r.code, 0, "{ca}: {}\n{}", r.json, r.stderr);
-        // The partition defaults to the file name.
-        assert_eq!(r.json["partitions"][0]["partition"], ca);
+        // The partition defaults to one named by the CRL (its issuingDistributionPoint, else
+        // `default`), never by the file name.
+        assert_eq!(
+            r.json["partitions"][0]["partition"],
+            crl_sync::cli::default_partition(&der, usize::MAX)
+        );
         assert_eq!(
             r.json["snapshots"][0]["issuer_key_id"],
             key_id(&sim.root(ca)),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::{Sim, SplitMix, at, entries, lookup, now, rfc, tempdir};
+use cli_support::{Sim, SplitMix, at, entries, ingest, lookup, now, rfc, snapshot_files, tempdir};
 
 const ROUNDS: u64 = 25;
 const BUDGET: Duration = Duration::from_secs(60);
@@ -164,4 +164,24 @@ fn sigkill_at_random_moments_always_leaves_a_whole_snapshot() {
     assert!(is(current(out), last));
     let (serial, ..) = &entries(&std::fs::read(&last.path).unwrap())[0];
     assert_eq!(lookup(out, serial, now())["status"], "revoked");
+    // The next writer removed what killed runs left behind.
+    let after = std::fs::read_dir(out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".tmp-")
+        })
+        .count();
+    assert_eq!(after, 0, "temporary files of killed runs must be cleaned up");
+
+    // A second writer while one holds the directory: refused, nothing touched.
+    let before = snapshot_files(out);
+    let lock = revocation::WriterLock::acquire(out).unwrap();
+    let r = ingest(&crls[ROUNDS as usize + 1].path, &root, out, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    drop(lock);
+    assert_eq!(snapshot_files(out), before);
 }

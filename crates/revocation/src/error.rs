@@ -107,6 +107,12 @@ pub enum Error {
         /// Latest time.
         max: i64,
     },
+    /// Another writer holds the snapshot directory's lock.
+    #[error("{path}: another writer holds the snapshot directory lock")]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// More entries than the format indexes (2^32 - 1 per array).
     #[error("{count} entries exceed the format limit")]
     TooManyEntries {

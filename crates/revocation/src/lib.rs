@@ -103,4 +103,7 @@ pub use error::{Error, Result};
 pub use format::{Checksum, FORMAT_VERSION, MAGIC, checksum};
 pub use holder::SnapshotHolder;
 pub use snapshot::{Entries, Snapshot};
-pub use store::{FileStamp, SnapshotSet, file_name, latest_stamps, parse_file_name, write_atomically};
+pub use store::{
+    FileStamp, LOCK_FILE, SnapshotSet, WriterLock, file_name, latest_stamps, parse_file_name,
+    write_atomically,
+};

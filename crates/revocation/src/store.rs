@@ -123,6 +123,57 @@ pub(crate) fn prune(dir: &Path, key_id: &[u8], keep: usize) -> Result<()> {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The name of the lock file a writer holds in a snapshot directory.
+pub const LOCK_FILE: &str = ".writer.lock";
+
+/// The exclusive right to write a snapshot directory, held for one `crl-sync` run: a second
+/// writer gets [`Error::Busy`] instead of racing the first one's rollback checks. Taking it also
+/// removes the temporary files of interrupted writes (a killed writer leaves its `.…tmp-…` file
+/// behind; only a writer can have one open, and no other writer runs). The lock is an advisory
+/// `flock` on [`LOCK_FILE`], released when this value drops or the process dies.
+#[derive(Debug)]
+pub struct WriterLock {
+    _file: File,
+    removed_temp_files: usize,
+}
+
+impl WriterLock {
+    /// Takes the lock without waiting and cleans up interrupted writes.
+    pub fn acquire(dir: &Path) -> Result<WriterLock> {
+        let path = dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("open", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(Error::Busy { path }),
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
+        }
+        let mut removed = 0;
+        for item in fs::read_dir(dir).map_err(|e| Error::io("read dir", dir, e))? {
+            let item = item.map_err(|e| Error::io("read dir", dir, e))?;
+            let name = item.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.contains(".tmp-") && name != LOCK_FILE {
+                fs::remove_file(item.path()).map_err(|e| Error::io("remove", item.path(), e))?;
+                removed += 1;
+            }
+        }
+        Ok(WriterLock {
+            _file: file,
+            removed_temp_files: removed,
+        })
+    }
+
+    /// How many temporary files of interrupted writes were removed.
+    pub fn removed_temp_files(&self) -> usize {
+        self.removed_temp_files
+    }
+}
+
 /// Writes a file so that `path` holds either its previous content or the whole new content: the
 /// bytes go to a temporary file in the same directory, which is fsynced and renamed over `path`,
 /// and then the directory is fsynced so the rename survives a crash.

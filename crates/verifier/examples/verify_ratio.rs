@@ -51,6 +51,7 @@ fn openssl_verify_per_s() -> (f64, f64) {
 /// One snapshot per CA key, 1 M revoked serials each (not the measured certificates), as
 /// `crl-sync` writes them.
 fn snapshot_dir(dir: &std::path::Path, sim_dir: &std::path::Path, at: i64) -> SnapshotSource {
+    std::fs::create_dir_all(dir).unwrap();
     for ca in ["sign-2019", "sign-2023", "sign-2026"] {
         let pem = std::fs::read(sim_dir.join("ca").join(ca).join("root.pem")).unwrap();
         let cert = X509::from_pem(&pem).unwrap();
