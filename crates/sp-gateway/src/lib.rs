@@ -1,9 +1,35 @@
-//! sp-gateway: the REST service that SPs (SP事業者) call.
+//! sp-gateway: the REST service that SPs (SP事業者, banks and brokers) call for KYC
+//! verifications (犯収法 JPKI method), logins, certificate re-checks and the 4-info relay.
 //!
-//! It will own SP authentication and per-SP rate limits, KYC verifications (犯収法 JPKI method),
-//! login challenges, certificate-status checks restricted to certificates the SP registered,
-//! consents and the 4-info update relay, webhooks, and the hash-chained audit log (動作記録).
+//! What it is for: authenticating SPs ([`registry`]), limiting them ([`ratelimit`]), running the
+//! [`verifier`] against the live revocation index ([`index`]), keeping the raw certificates and
+//! stable user ids per SP in Redis ([`store`]), sealing verification ids so that status checks
+//! need no Redis ([`ids`]), relaying J-LIS's 4-info service ([`relay`]), and writing the
+//! hash-chained audit log ([`audit`]). The contract is `openapi.json` beside this crate's
+//! manifest and `docs/SP_GUIDE.md`.
 //!
-//! Cryptographic judgement lives in `verifier`; revocation data comes from `revocation` snapshots.
+//! What it is not for: judging certificates (that is `verifier`), building the index (that is
+//! `crl-sync`), answering OCSP (that is `ocsp-proxy`). It never stores, logs or counts 4 info.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod audit;
+pub mod body;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod index;
+pub mod metrics;
+pub mod ratelimit;
+pub mod registry;
+pub mod relay;
+pub mod report;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod store;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use state::{Gateway, Shared};

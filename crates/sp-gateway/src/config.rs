@@ -1,0 +1,636 @@
+//! `sp-gateway.toml`: typed configuration with defaults, `JPKI_PF_GATEWAY_*` environment
+//! overrides, and a `validate()` that reports every problem at once. Secrets (the id-sealing key,
+//! webhook secrets, the J-LIS token) are read from files named here and never printed; SP API keys
+//! appear only as SHA-256 hashes (`sp-gateway hash-key` prints one).
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! workers = 2
+//! snapshot_dir = "/var/lib/jpki-pf/snapshots"
+//! audit_log = "/var/log/jpki-pf/gateway-audit.jsonl"
+//! id_secret_file = "/etc/jpki-pf/gateway-id.secret"   # >= 32 bytes, shared by all replicas
+//!
+//! [trust]
+//! hierarchy = "production"        # or "test" (O=JPKI-TEST only)
+//! roots = [{ path = "/etc/jpki-pf/roots/sign-2023.der", sha256 = "..." }]
+//!
+//! [redis]
+//! url = "redis://127.0.0.1:6379/"
+//! timeout_ms = 500
+//!
+//! [index]
+//! reload_interval_ms = 2000
+//! grace_secs = 0                  # answers stay "good" this long past nextUpdate
+//!
+//! [limits]
+//! max_json_bytes = 1048576        # verifications, logins, consents
+//! max_bulk_json_bytes = 16777216  # certificate-status
+//! max_bulk_items = 100000
+//!
+//! [login]
+//! challenge_ttl_secs = 120
+//!
+//! [jlis]                          # optional: 4-info relay
+//! base_url = "http://127.0.0.1:9000"
+//! token_file = "/etc/jpki-pf/jlis.token"
+//! timeout_ms = 5000
+//!
+//! [[sp]]
+//! id = "bank-a"
+//! name = "Bank A"
+//! api_key_sha256 = ["<hex>"]
+//! revoked_api_key_sha256 = []
+//! purposes = ["kyc", "login", "status", "basic_info"]
+//! requests_per_second = 50
+//! burst = 100
+//! items_per_second = 2000
+//! items_burst = 100000
+//! ```
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Configuration errors: every problem found, at once.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML did not parse.
+    #[error("parsing {path}: {message}")]
+    Parse {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// One or more values are invalid.
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// HTTP worker threads.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// Where crl-sync writes snapshots.
+    pub snapshot_dir: PathBuf,
+    /// The append-only audit log (動作記録).
+    pub audit_log: PathBuf,
+    /// The key that seals verification ids (at least 32 bytes; the same on every replica).
+    pub id_secret_file: PathBuf,
+    /// Trusted roots.
+    pub trust: TrustConfig,
+    /// Redis.
+    pub redis: RedisConfig,
+    /// Revocation index.
+    #[serde(default)]
+    pub index: IndexConfig,
+    /// Body and bulk limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Login challenges.
+    #[serde(default)]
+    pub login: LoginConfig,
+    /// Idempotency keys.
+    #[serde(default)]
+    pub idempotency: IdempotencyConfig,
+    /// J-LIS 4-info service (optional).
+    #[serde(default)]
+    pub jlis: Option<JlisConfig>,
+    /// The SPs.
+    #[serde(default)]
+    pub sp: Vec<SpConfig>,
+}
+
+/// Trusted roots of one hierarchy.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// `production` or `test`.
+    #[serde(default = "default_hierarchy")]
+    pub hierarchy: String,
+    /// Root certificates (DER or PEM), optionally pinned.
+    #[serde(default)]
+    pub roots: Vec<RootConfig>,
+}
+
+/// One trusted root.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootConfig {
+    /// DER or PEM file.
+    pub path: PathBuf,
+    /// Expected SHA-256 fingerprint of the DER, hex.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+/// Redis.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// Per-command timeout.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout_ms: u64,
+    /// Key prefix (all keys of one SP share a `{sp}` hash tag for Redis Cluster).
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+/// Revocation index.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexConfig {
+    /// How often the snapshot directory is checked for a new snapshot.
+    pub reload_interval_ms: u64,
+    /// How long past a CRL's nextUpdate answers may still be "good".
+    pub grace_secs: i64,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            reload_interval_ms: 2000,
+            grace_secs: 0,
+        }
+    }
+}
+
+/// Body limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest JSON body for single-item endpoints.
+    pub max_json_bytes: usize,
+    /// Largest JSON body for `certificate-status`.
+    pub max_bulk_json_bytes: usize,
+    /// Most items in one `certificate-status` request.
+    pub max_bulk_items: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_json_bytes: 1024 * 1024,
+            max_bulk_json_bytes: 16 * 1024 * 1024,
+            max_bulk_items: 100_000,
+        }
+    }
+}
+
+/// Login challenges.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// Lifetime of a challenge.
+    pub challenge_ttl_secs: u64,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            challenge_ttl_secs: 120,
+        }
+    }
+}
+
+/// Idempotency keys.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencyConfig {
+    /// How long a completed request's key is remembered.
+    pub ttl_secs: u64,
+    /// How long a key stays "in progress" if the gateway dies mid-request.
+    pub lock_secs: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        IdempotencyConfig {
+            ttl_secs: 24 * 3600,
+            lock_secs: 60,
+        }
+    }
+}
+
+/// J-LIS's 4-info provision service.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JlisConfig {
+    /// Base URL, e.g. `https://jlis.example`.
+    pub base_url: String,
+    /// File holding the PF's bearer token, if J-LIS needs one.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Whole-request timeout.
+    #[serde(default = "default_jlis_timeout")]
+    pub timeout_ms: u64,
+}
+
+/// One SP.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpConfig {
+    /// Stable id (letters, digits, `-`, `_`; 1 to 64).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 of each valid API key, hex (several during a rotation).
+    pub api_key_sha256: Vec<String>,
+    /// SHA-256 of revoked keys: refused with 401 and audited as such.
+    #[serde(default)]
+    pub revoked_api_key_sha256: Vec<String>,
+    /// `kyc`, `login`, `status`, `basic_info`.
+    pub purposes: Vec<String>,
+    /// Sustained requests per second.
+    #[serde(default = "default_rps")]
+    pub requests_per_second: f64,
+    /// Requests allowed in a burst.
+    #[serde(default = "default_burst")]
+    pub burst: u64,
+    /// Sustained certificate-status items per second (a bulk request counts by its size).
+    #[serde(default = "default_items_ps")]
+    pub items_per_second: f64,
+    /// Items allowed in a burst (at least one full bulk request).
+    #[serde(default = "default_items_burst")]
+    pub items_burst: u64,
+    /// Optional initial webhook (can be changed with `PUT /v1/webhook`).
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// A webhook endpoint.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// HTTPS URL.
+    pub url: String,
+    /// File holding the HMAC secret.
+    pub secret_file: PathBuf,
+}
+
+/// The purposes an SP may be allowed.
+pub const PURPOSES: [&str; 4] = ["kyc", "login", "status", "basic_info"];
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_workers() -> usize {
+    2
+}
+fn default_hierarchy() -> String {
+    "production".to_owned()
+}
+fn default_redis_timeout() -> u64 {
+    500
+}
+fn default_prefix() -> String {
+    "jpki-pf:gw".to_owned()
+}
+fn default_jlis_timeout() -> u64 {
+    5000
+}
+fn default_rps() -> f64 {
+    50.0
+}
+fn default_burst() -> u64 {
+    100
+}
+fn default_items_ps() -> f64 {
+    2000.0
+}
+fn default_items_burst() -> u64 {
+    100_000
+}
+
+impl Config {
+    /// Reads, parses, applies the process environment and validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut cfg = Config::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses TOML (no environment, no validation).
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Environment overrides: `JPKI_PF_GATEWAY_LISTEN`, `..._WORKERS`, `..._SNAPSHOT_DIR`,
+    /// `..._AUDIT_LOG`, `..._ID_SECRET_FILE`, `..._REDIS_URL`, `..._REDIS_TIMEOUT_MS`,
+    /// `..._INDEX_GRACE_SECS`, `..._JLIS_BASE_URL`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let p = "JPKI_PF_GATEWAY_";
+        let mut problems = Vec::new();
+        let var = |k: &str| get(&format!("{p}{k}"));
+        if let Some(v) = var("LISTEN") {
+            match v.parse() {
+                Ok(a) => self.listen = a,
+                Err(_) => problems.push(format!("{p}LISTEN={v:?} is not host:port")),
+            }
+        }
+        let mut num = |k: &str, slot: &mut u64| {
+            if let Some(v) = var(k) {
+                match v.parse() {
+                    Ok(n) => *slot = n,
+                    Err(_) => problems.push(format!("{p}{k}={v:?} is not a number")),
+                }
+            }
+        };
+        let mut workers = self.workers as u64;
+        num("WORKERS", &mut workers);
+        self.workers = usize::try_from(workers).unwrap_or(usize::MAX);
+        num("REDIS_TIMEOUT_MS", &mut self.redis.timeout_ms);
+        let mut grace = u64::try_from(self.index.grace_secs).unwrap_or(0);
+        num("INDEX_GRACE_SECS", &mut grace);
+        self.index.grace_secs = i64::try_from(grace).unwrap_or(i64::MAX);
+        if let Some(v) = var("SNAPSHOT_DIR") {
+            self.snapshot_dir = v.into();
+        }
+        if let Some(v) = var("AUDIT_LOG") {
+            self.audit_log = v.into();
+        }
+        if let Some(v) = var("ID_SECRET_FILE") {
+            self.id_secret_file = v.into();
+        }
+        if let Some(v) = var("REDIS_URL") {
+            self.redis.url = v;
+        }
+        if let Some(v) = var("JLIS_BASE_URL") {
+            match &mut self.jlis {
+                Some(j) => j.base_url = v,
+                None => {
+                    self.jlis = Some(JlisConfig {
+                        base_url: v,
+                        token_file: None,
+                        timeout_ms: default_jlis_timeout(),
+                    })
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Checks everything and reports every problem at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut bad = |m: String| problems.push(m);
+        if self.workers == 0 || self.workers > 256 {
+            bad(format!("workers = {} must be 1..=256", self.workers));
+        }
+        if self.snapshot_dir.as_os_str().is_empty() {
+            bad("snapshot_dir is empty".into());
+        }
+        if self.audit_log.as_os_str().is_empty() {
+            bad("audit_log is empty".into());
+        }
+        if !self.id_secret_file.is_file() {
+            bad(format!(
+                "id_secret_file {} is not a file",
+                self.id_secret_file.display()
+            ));
+        }
+        if !matches!(self.trust.hierarchy.as_str(), "production" | "test") {
+            bad(format!(
+                "trust.hierarchy {:?} must be production or test",
+                self.trust.hierarchy
+            ));
+        }
+        if self.trust.roots.is_empty() {
+            bad("trust.roots is empty: nothing would verify".into());
+        }
+        for r in &self.trust.roots {
+            if !r.path.is_file() {
+                bad(format!("trust root {} does not exist", r.path.display()));
+            }
+            if let Some(h) = &r.sha256
+                && parse_sha256(h).is_none()
+            {
+                bad(format!(
+                    "trust root {}: sha256 is not 64 hex digits",
+                    r.path.display()
+                ));
+            }
+        }
+        if !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://")) {
+            bad(format!("redis.url {:?} is not a redis:// URL", self.redis.url));
+        }
+        if self.redis.timeout_ms == 0 || self.redis.timeout_ms > 60_000 {
+            bad("redis.timeout_ms must be 1..=60000".into());
+        }
+        if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
+            bad("redis.prefix must be non-empty and without braces".into());
+        }
+        if self.index.reload_interval_ms < 100 {
+            bad("index.reload_interval_ms must be at least 100".into());
+        }
+        if self.index.grace_secs < 0 || self.index.grace_secs > 7 * 86_400 {
+            bad("index.grace_secs must be 0..=604800".into());
+        }
+        if self.limits.max_json_bytes < 1024 || self.limits.max_bulk_json_bytes < 1024 {
+            bad("limits.max_json_bytes and max_bulk_json_bytes must be at least 1024".into());
+        }
+        if self.limits.max_bulk_items == 0 || self.limits.max_bulk_items > 1_000_000 {
+            bad("limits.max_bulk_items must be 1..=1000000".into());
+        }
+        if !(5..=3600).contains(&self.login.challenge_ttl_secs) {
+            bad("login.challenge_ttl_secs must be 5..=3600".into());
+        }
+        if self.idempotency.ttl_secs < 60 || self.idempotency.lock_secs == 0 {
+            bad("idempotency.ttl_secs must be >= 60 and lock_secs >= 1".into());
+        }
+        if let Some(j) = &self.jlis {
+            if !(j.base_url.starts_with("http://") || j.base_url.starts_with("https://")) {
+                bad(format!("jlis.base_url {:?} is not http(s)", j.base_url));
+            }
+            if let Some(t) = &j.token_file
+                && !t.is_file()
+            {
+                bad(format!("jlis.token_file {} is not a file", t.display()));
+            }
+        }
+        let mut ids = HashSet::new();
+        let mut hashes = HashSet::new();
+        for sp in &self.sp {
+            let ok_id = !sp.id.is_empty()
+                && sp.id.len() <= 64
+                && sp
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok_id {
+                bad(format!("sp id {:?} must be 1-64 of [A-Za-z0-9_-]", sp.id));
+            }
+            if !ids.insert(sp.id.as_str()) {
+                bad(format!("sp id {:?} appears twice", sp.id));
+            }
+            if sp.api_key_sha256.is_empty() {
+                bad(format!("sp {:?}: no api_key_sha256", sp.id));
+            }
+            for h in sp.api_key_sha256.iter().chain(&sp.revoked_api_key_sha256) {
+                match parse_sha256(h) {
+                    None => bad(format!("sp {:?}: {h:?} is not a SHA-256 hex digest", sp.id)),
+                    Some(d) => {
+                        if !hashes.insert(d) {
+                            bad(format!(
+                                "sp {:?}: key hash {}… is used twice",
+                                sp.id,
+                                h.get(..8).unwrap_or(h)
+                            ));
+                        }
+                    }
+                }
+            }
+            for p in &sp.purposes {
+                if !PURPOSES.contains(&p.as_str()) {
+                    bad(format!(
+                        "sp {:?}: unknown purpose {p:?} (known: {PURPOSES:?})",
+                        sp.id
+                    ));
+                }
+            }
+            let finite = |x: f64| x.is_finite() && x > 0.0 && x <= 1e6;
+            if !finite(sp.requests_per_second) || !finite(sp.items_per_second) {
+                bad(format!("sp {:?}: rates must be in (0, 1e6]", sp.id));
+            }
+            if sp.burst == 0 {
+                bad(format!("sp {:?}: burst must be at least 1", sp.id));
+            }
+            if sp.items_burst < self.limits.max_bulk_items as u64 {
+                bad(format!(
+                    "sp {:?}: items_burst {} is below limits.max_bulk_items {}: a full bulk request could never pass",
+                    sp.id, sp.items_burst, self.limits.max_bulk_items
+                ));
+            }
+            if let Some(w) = &sp.webhook {
+                if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
+                    bad(format!("sp {:?}: webhook url is not http(s)", sp.id));
+                }
+                if !w.secret_file.is_file() {
+                    bad(format!("sp {:?}: webhook secret_file does not exist", sp.id));
+                }
+            }
+        }
+        if self.sp.is_empty() {
+            bad("no [[sp]] configured".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+/// Parses 64 hex digits.
+pub fn parse_sha256(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text.trim()).ok()?;
+    <[u8; 32]>::try_from(bytes.as_slice()).ok()
+}
+
+/// Reads a secret file, trimming one trailing newline.
+pub fn read_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = std::fs::read(path)?;
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn sample(dir: &Path) -> String {
+        let secret = dir.join("id.secret");
+        std::fs::write(&secret, [7u8; 32]).unwrap();
+        let root = dir.join("root.der");
+        std::fs::write(&root, b"x").unwrap();
+        format!(
+            r#"
+snapshot_dir = "{d}/snap"
+audit_log = "{d}/audit.jsonl"
+id_secret_file = "{s}"
+[trust]
+roots = [{{ path = "{r}" }}]
+[redis]
+url = "redis://127.0.0.1:6379/"
+[[sp]]
+id = "bank-a"
+name = "Bank A"
+api_key_sha256 = ["{h}"]
+purposes = ["kyc", "status"]
+"#,
+            d = dir.display(),
+            s = secret.display(),
+            r = root.display(),
+            h = "ab".repeat(32)
+        )
+    }
+
+    #[test]
+    fn loads_defaults_env_and_validates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::from_toml(&sample(dir.path())).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.limits.max_bulk_items, 100_000);
+        cfg.apply_env(|k| match k {
+            "JPKI_PF_GATEWAY_LISTEN" => Some("127.0.0.1:9999".into()),
+            "JPKI_PF_GATEWAY_REDIS_URL" => Some("redis://10.0.0.1:6380/".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 9999);
+        assert_eq!(cfg.redis.url, "redis://10.0.0.1:6380/");
+        let e = cfg
+            .apply_env(|k| (k == "JPKI_PF_GATEWAY_WORKERS").then(|| "many".into()))
+            .unwrap_err();
+        assert!(e.to_string().contains("WORKERS"));
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = sample(dir.path())
+            .replace("redis://127.0.0.1:6379/", "http://x")
+            .replace("\"kyc\", \"status\"", "\"kyc\", \"mining\"")
+            .replace("bank-a", "bank a");
+        let cfg = Config::from_toml(&text).unwrap();
+        let ConfigError::Invalid(problems) = cfg.validate().unwrap_err() else {
+            panic!("expected Invalid");
+        };
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(Config::from_toml(&format!("{}\nbogus = 1\n", sample(dir.path()))).is_err());
+    }
+}

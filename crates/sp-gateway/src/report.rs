@@ -1,0 +1,98 @@
+//! From the verifier's [`Report`] to the API's JSON, and the stored record (which never holds 4
+//! info).
+
+use jpki::{CertKind, Serial};
+use serde_json::{Value, json};
+use verifier::{Report, RevocationFacts};
+
+use crate::ids::{CertRef, KeyTags};
+use crate::index::{IndexSource, rfc3339};
+
+/// The `certificate` object: facts only, no subject (the subject of a signing certificate names
+/// the holder's municipality).
+pub fn certificate_view(report: &Report) -> Value {
+    match &report.certificate {
+        Some(c) => json!({
+            "serial": c.serial,
+            "issuer": c.issuer,
+            "not_before": c.not_before,
+            "not_after": c.not_after,
+            "kind": c.kind.map(|k| k.short_name()),
+            "carrier": c.carrier,
+            "hierarchy": c.hierarchy,
+            "fingerprint": c.fingerprint,
+        }),
+        None => Value::Null,
+    }
+}
+
+/// The `revocation` object: from the index lookup when the verifier made one, `not_checked`
+/// when it stopped earlier (the signature or the chain already failed).
+pub fn revocation_view(report: &Report, src: &IndexSource<'_>) -> Value {
+    if !src.was_consulted() {
+        return json!({"status": "not_checked", "check_method": Value::Null, "source_updated_at": Value::Null});
+    }
+    let f = src.freshness();
+    let updated = f.map(|f| rfc3339(f.this_update));
+    let next = f.map(|f| rfc3339(f.next_update));
+    match &report.revocation {
+        RevocationFacts::Good { .. } => json!({
+            "status": "good", "check_method": "crl",
+            "source_updated_at": updated, "source_next_update": next,
+        }),
+        RevocationFacts::Revoked {
+            revoked_at, reason, ..
+        } => json!({
+            "status": "revoked", "check_method": "crl",
+            "source_updated_at": updated, "source_next_update": next,
+            "revoked_at": revoked_at, "reason": reason,
+        }),
+        _ => json!({
+            "status": "unknown", "check_method": "crl",
+            "source_updated_at": updated, "source_next_update": next,
+            "reason_code": "TRY_LATER",
+        }),
+    }
+}
+
+/// The certificate to register: only for a valid verdict on a certificate that chained to a
+/// configured root.
+pub fn cert_ref(report: &Report, tags: &KeyTags) -> Option<(CertRef, CertKind)> {
+    if !report.is_valid() {
+        return None;
+    }
+    let c = report.certificate.as_ref()?;
+    let tag = tags.tag_of_root(c.root_fingerprint.as_deref()?)?;
+    let serial = Serial::from_hex(&c.serial).ok()?;
+    Some((CertRef { tag, serial }, c.kind?))
+}
+
+/// The record kept in Redis and answered by `GET /v1/verifications/{id}`: the response without
+/// `basic_info` and `user_id` (stored beside it).
+pub fn record(id: Option<&str>, purpose: &str, report: &Report, revocation: &Value) -> Value {
+    json!({
+        "id": id,
+        "purpose": purpose,
+        "verdict": report.verdict,
+        "reason": report.reason,
+        "message": report.message,
+        "certificate": certificate_view(report),
+        "revocation": revocation,
+        "cms": report.cms,
+        "verified_at": report.verified_at,
+    })
+}
+
+/// `None` of the verdict as a metrics label.
+pub fn reason_label(report: &Report) -> &'static str {
+    report.reason.map_or("none", |r| r.as_str())
+}
+
+/// The verdict as a label.
+pub fn verdict_label(report: &Report) -> &'static str {
+    match report.verdict {
+        verifier::Verdict::Valid => "valid",
+        verifier::Verdict::Invalid => "invalid",
+        verifier::Verdict::Indeterminate => "indeterminate",
+    }
+}

@@ -1,0 +1,163 @@
+//! Wiring: the routes, the metrics middleware, the index reload loop, and the server with
+//! graceful shutdown (stop accepting, finish in-flight requests, flush the audit log).
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::{App, HttpServer, web};
+use futures_util::FutureExt;
+
+use crate::routes::{consents, logins, ops, status, verifications};
+use crate::state::{Gateway, Shared};
+
+/// Registers every route on `cfg`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let resource =
+        |path: &str| web::resource(path.to_owned()).default_service(web::to(ops::method_not_allowed));
+    cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
+        .service(resource("/readyz").route(web::get().to(ops::readyz)))
+        .service(resource("/metrics").route(web::get().to(ops::metrics)))
+        .service(resource("/v1/openapi.json").route(web::get().to(ops::openapi)))
+        .service(resource("/v1/verifications").route(web::post().to(verifications::create)))
+        .service(resource("/v1/verifications/{id}").route(web::get().to(verifications::get)))
+        .service(resource("/v1/verifications/{id}/status").route(web::get().to(status::single)))
+        .service(resource("/v1/challenges").route(web::post().to(logins::challenge)))
+        .service(resource("/v1/logins").route(web::post().to(logins::login)))
+        .service(resource("/v1/certificate-status").route(web::post().to(status::bulk)))
+        .service(
+            resource("/v1/consents")
+                .route(web::post().to(consents::create))
+                .route(web::get().to(consents::list)),
+        )
+        .service(
+            resource("/v1/consents/{id}")
+                .route(web::get().to(consents::get))
+                .route(web::delete().to(consents::withdraw)),
+        )
+        .service(resource("/v1/consents/{id}/basic-info").route(web::get().to(consents::basic_info)))
+        .service(
+            resource("/v1/webhook")
+                .route(web::put().to(consents::put_webhook))
+                .route(web::get().to(consents::get_webhook)),
+        );
+}
+
+/// Every route pattern served, for the OpenAPI completeness test.
+pub const ROUTES: [(&str, &str); 17] = [
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/v1/openapi.json"),
+    ("post", "/v1/verifications"),
+    ("get", "/v1/verifications/{id}"),
+    ("get", "/v1/verifications/{id}/status"),
+    ("post", "/v1/challenges"),
+    ("post", "/v1/logins"),
+    ("post", "/v1/certificate-status"),
+    ("post", "/v1/consents"),
+    ("get", "/v1/consents"),
+    ("get", "/v1/consents/{id}"),
+    ("delete", "/v1/consents/{id}"),
+    ("get", "/v1/consents/{id}/basic-info"),
+    ("put", "/v1/webhook"),
+    ("get", "/v1/webhook"),
+];
+
+/// Starts the index reload loop on the current runtime; it ends when the gateway is dropped.
+pub fn spawn_index_reloader(gw: &Shared) {
+    let weak = Arc::downgrade(gw);
+    let every = Duration::from_millis(gw.config.index.reload_interval_ms);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(gw) = weak.upgrade() else { return };
+            // Opening a snapshot maps and checks it: off the async threads.
+            let g = Arc::clone(&gw);
+            let _ = tokio::task::spawn_blocking(move || g.refresh_index()).await;
+        }
+    });
+}
+
+/// Binds `listener` and returns the server (not yet awaited). Must be called inside a Tokio
+/// runtime; starts the index reloader.
+pub fn start(gw: Shared, listener: TcpListener) -> std::io::Result<(SocketAddr, Server)> {
+    let addr = listener.local_addr()?;
+    spawn_index_reloader(&gw);
+    let workers = gw.config.workers;
+    let data = web::Data::new(gw);
+    let server = HttpServer::new(move || {
+        let metrics = data.metrics.clone();
+        App::new()
+            .app_data(data.clone())
+            .wrap_fn(move |req, srv| {
+                use actix_web::dev::Service;
+                let started = Instant::now();
+                let method = req.method().as_str().to_owned();
+                let m = metrics.clone();
+                srv.call(req)
+                    .map(move |res: Result<ServiceResponse, actix_web::Error>| {
+                        if let Ok(r) = &res {
+                            let route = r.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                            m.requests
+                                .with_label_values(&[route.as_str(), method.as_str(), r.status().as_str()])
+                                .inc();
+                            m.latency
+                                .with_label_values(&[route.as_str()])
+                                .observe(started.elapsed().as_secs_f64());
+                        }
+                        res
+                    })
+            })
+            .configure(routes)
+            .default_service(web::to(ops::not_found))
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok((addr, server))
+}
+
+/// Builds the gateway from `config` and serves until SIGTERM or SIGINT, then drains in-flight
+/// requests and flushes the audit log.
+pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen)?;
+    let gw = Arc::new(Gateway::build(config)?);
+    gw.audit.record(
+        "gateway_started",
+        None,
+        serde_json::json!({"listen": listener.local_addr()?.to_string()}),
+    );
+    let (addr, server) = start(Arc::clone(&gw), listener)?;
+    tracing::info!(%addr, "sp-gateway listening");
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    tokio::select! {
+        r = task => { r??; }
+        () = shutdown_signal() => {
+            tracing::info!("shutting down: finishing in-flight requests");
+            handle.stop(true).await;
+        }
+    }
+    gw.audit.record("gateway_stopped", None, serde_json::Value::Null);
+    gw.audit.close();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
