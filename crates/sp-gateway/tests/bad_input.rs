@@ -1,7 +1,12 @@
 //! Every bad input gets `{error: {code, message}}` with a stable code: malformed JSON, bad base64,
 //! oversize bodies, unknown fields, wrong content type, missing/invalid/revoked keys, a purpose
 //! the SP may not use, unknown routes and methods, rate-limit bursts and bulk sizes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod support;
 
@@ -61,7 +66,9 @@ async fn malformed_bodies() {
     bad["signature"] = json!(42);
     let (st, e) = gw.post(v, Some(KEY_A), &bad).await;
     assert_error(st, &e, 400, "INVALID_REQUEST");
-    let (st, e) = gw.post(v, Some(KEY_A), &json!({"certificate": b64(&h.sign_der)})).await;
+    let (st, e) = gw
+        .post(v, Some(KEY_A), &json!({"certificate": b64(&h.sign_der)}))
+        .await;
     assert_error(st, &e, 400, "INVALID_REQUEST");
     let mut both = good.clone();
     both["digest"] = json!(b64(&[0u8; 32]));
@@ -82,7 +89,11 @@ async fn malformed_bodies() {
 
     // Wrong content types.
     let body = serde_json::to_vec(&good).unwrap();
-    for ct in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+    for ct in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
         let (st, e) = raw(&gw, v, Some(KEY_A), ct, body.clone()).await;
         assert_error(st, &e, 415, "UNSUPPORTED_MEDIA_TYPE");
     }
@@ -108,7 +119,9 @@ async fn malformed_bodies() {
 
     // Status: unknown field, empty, too many items, bad serial.
     let s_ = "/v1/certificate-status";
-    let (st, e) = gw.post(s_, Some(KEY_A), &json!({"ids": [], "fingerprints": []})).await;
+    let (st, e) = gw
+        .post(s_, Some(KEY_A), &json!({"ids": [], "fingerprints": []}))
+        .await;
     assert_error(st, &e, 400, "UNKNOWN_FIELD");
     let (st, e) = gw.post(s_, Some(KEY_A), &json!({})).await;
     assert_error(st, &e, 400, "INVALID_REQUEST");
@@ -152,7 +165,9 @@ async fn keys_purposes_routes_and_methods() {
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");
     // A status-only SP may not run KYC.
-    let (st, e) = gw.post("/v1/verifications", Some(KEY_STATUS_ONLY), &json!({})).await;
+    let (st, e) = gw
+        .post("/v1/verifications", Some(KEY_STATUS_ONLY), &json!({}))
+        .await;
     assert_error(st, &e, 403, "PURPOSE_NOT_ALLOWED");
     let (st, _) = gw.post(p, Some(KEY_STATUS_ONLY), &body).await;
     assert_eq!(st, 200);
@@ -193,7 +208,12 @@ async fn rate_limit_burst_and_bulk_size() {
     assert_eq!(resp.status(), 429);
     let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry), "{retry}");
-    assert_error(StatusCode::TOO_MANY_REQUESTS, &resp.json().await.unwrap(), 429, "RATE_LIMITED");
+    assert_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &resp.json().await.unwrap(),
+        429,
+        "RATE_LIMITED",
+    );
     // Other SPs are not affected.
     let (st, _) = gw.post(p, Some(KEY_A), &body).await;
     assert_eq!(st, 200);
@@ -210,5 +230,8 @@ async fn rate_limit_burst_and_bulk_size() {
     assert_eq!(st, 200);
     gw.stop().await;
     let m = gw.gw.metrics.render();
-    assert!(m.contains("sp_gateway_rate_limited_total{sp=\"bank-slow\"} 1"), "{m}");
+    assert!(
+        m.contains("sp_gateway_rate_limited_total{sp=\"bank-slow\"} 1"),
+        "{m}"
+    );
 }

@@ -1,7 +1,12 @@
 //! The revocation index while serving: a stale CRL answers `unknown`/`TRY_LATER` (never good)
 //! and makes the gateway not ready; a new snapshot written by crl-sync is swapped in without a
 //! restart; a revocation shows up with its reason; no index at all is not ready either.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod support;
 
@@ -12,7 +17,9 @@ use serde_json::{Value, json};
 use support::{Gw, KEY_A, Opts, now, sim, start};
 
 async fn status_of(gw: &Gw, id: &str) -> Value {
-    let (st, r) = gw.post("/v1/certificate-status", Some(KEY_A), &json!({"ids": [id]})).await;
+    let (st, r) = gw
+        .post("/v1/certificate-status", Some(KEY_A), &json!({"ids": [id]}))
+        .await;
     assert_eq!(st, 200, "{r}");
     r["results"][0].clone()
 }
@@ -121,7 +128,12 @@ async fn a_revocation_shows_with_its_reason() {
     let id = v["id"].as_str().unwrap().to_owned();
     let serial = v["certificate"]["serial"].as_str().unwrap().to_owned();
     s.sim
-        .revoke(&Serial::from_hex(&serial).unwrap(), None, Reason::KeyCompromise, now())
+        .revoke(
+            &Serial::from_hex(&serial).unwrap(),
+            None,
+            Reason::KeyCompromise,
+            now(),
+        )
         .unwrap();
     let snap = gw.snap.clone();
     tokio::task::spawn_blocking(move || sim().build_snapshots(&snap, now(), 48))

@@ -1,6 +1,11 @@
 //! KYC verifications end to end: registration, stable user ids, idempotency, records, status
 //! checks, isolation between SPs, another hierarchy, and what the audit log holds.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod support;
 
@@ -59,7 +64,9 @@ async fn kyc_registers_and_status_checks_answer_from_the_index() {
         assert_eq!(item["serial"], serial.as_str());
         assert!(item["source_updated_at"].as_str().is_some());
     }
-    let (st, one) = gw.get(&format!("/v1/verifications/{id}/status"), Some(KEY_A)).await;
+    let (st, one) = gw
+        .get(&format!("/v1/verifications/{id}/status"), Some(KEY_A))
+        .await;
     assert_eq!(st, 200, "{one}");
     assert_eq!(one["status"], "good");
     assert_eq!(one["check_method"], "crl");
@@ -133,7 +140,9 @@ async fn an_sp_sees_only_what_it_registered() {
 
     let (st, e) = gw.get(&format!("/v1/verifications/{id}"), Some(KEY_B)).await;
     assert_error(st, &e, 404, "NOT_FOUND");
-    let (st, e) = gw.get(&format!("/v1/verifications/{id}/status"), Some(KEY_B)).await;
+    let (st, e) = gw
+        .get(&format!("/v1/verifications/{id}/status"), Some(KEY_B))
+        .await;
     assert_error(st, &e, 404, "NOT_FOUND");
     let (st, r) = gw
         .post(
@@ -156,7 +165,14 @@ async fn an_sp_sees_only_what_it_registered() {
             &json!({"ids": ["vf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"], "serials": ["7fffffff"]}),
         )
         .await;
-    assert!(r["results"].as_array().unwrap().iter().all(|i| i["status"] == "not_found"), "{r}");
+    assert!(
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] == "not_found"),
+        "{r}"
+    );
     // B registers the same person: its own user id, unrelated to A's.
     let (_, vb) = gw.kyc(KEY_B, &h, b"B's customer").await;
     assert_eq!(vb["verdict"], "valid");
@@ -181,7 +197,9 @@ async fn other_hierarchy_auth_cert_and_bad_signature_register_nothing() {
     assert_eq!(v["revocation"]["status"], "not_checked");
     // Its id (kept for the record) registers no certificate: status is not found.
     let id = v["id"].as_str().unwrap();
-    let (st, _) = gw.get(&format!("/v1/verifications/{id}/status"), Some(KEY_A)).await;
+    let (st, _) = gw
+        .get(&format!("/v1/verifications/{id}/status"), Some(KEY_A))
+        .await;
     assert_eq!(st, 404);
 
     // The user-authentication certificate is not a KYC certificate.
@@ -212,7 +230,10 @@ async fn other_hierarchy_auth_cert_and_bad_signature_register_nothing() {
 
     // Digest form and CMS form.
     let digest = openssl::sha::sha256(b"digest form");
-    let sig = s.sim.sign_digest(&h.id, &digest, jlis_sim::HashAlg::Sha256).unwrap();
+    let sig = s
+        .sim
+        .sign_digest(&h.id, &digest, jlis_sim::HashAlg::Sha256)
+        .unwrap();
     let (_, v) = gw
         .post(
             "/v1/verifications",
@@ -221,8 +242,13 @@ async fn other_hierarchy_auth_cert_and_bad_signature_register_nothing() {
         )
         .await;
     assert_eq!(v["verdict"], "valid", "{v}");
-    let cms = s.sim.sign_cms(&h.id, b"cms form", jlis_sim::CmsMode::Attached).unwrap();
-    let (_, v) = gw.post("/v1/verifications", Some(KEY_A), &json!({"cms": b64(&cms)})).await;
+    let cms = s
+        .sim
+        .sign_cms(&h.id, b"cms form", jlis_sim::CmsMode::Attached)
+        .unwrap();
+    let (_, v) = gw
+        .post("/v1/verifications", Some(KEY_A), &json!({"cms": b64(&cms)}))
+        .await;
     assert_eq!(v["verdict"], "valid", "{v}");
     assert_eq!(v["registered"], true, "{v}");
     assert!(v["cms"].is_object());

@@ -1,6 +1,11 @@
 //! Login: single-use challenges (replayed, unknown and expired nonces refused), the auth
 //! certificate linked to the KYC user, and isolation of challenges between SPs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod support;
 
@@ -69,7 +74,11 @@ async fn login_links_to_the_kyc_user_and_nonces_are_single_use() {
 
     // The status of a user now follows the signing certificate, with the auth one behind it.
     let (_, r) = gw
-        .post("/v1/certificate-status", Some(KEY_A), &json!({"user_ids": [kyc_user]}))
+        .post(
+            "/v1/certificate-status",
+            Some(KEY_A),
+            &json!({"user_ids": [kyc_user]}),
+        )
         .await;
     assert_eq!(r["results"][0]["status"], "good", "{r}");
     assert_eq!(r["results"][0]["serial"], kyc["certificate"]["serial"]);

@@ -1,7 +1,12 @@
 //! Redis stopped mid-test: verifications and status checks by id keep working from the index;
 //! everything that must write (or read) Redis answers 503 with nothing half-written; readiness
 //! says so; after a restart everything works again with the data intact (AOF).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod support;
 
@@ -35,10 +40,14 @@ async fn redis_stopped_mid_test() {
     assert_eq!(v["revocation"]["status"], "good");
 
     // Status by id: from the sealed id and the index alone.
-    let (st, r) = gw.post("/v1/certificate-status", Some(KEY_A), &json!({"ids": [id]})).await;
+    let (st, r) = gw
+        .post("/v1/certificate-status", Some(KEY_A), &json!({"ids": [id]}))
+        .await;
     assert_eq!(st, 200, "{r}");
     assert_eq!(r["results"][0]["status"], "good");
-    let (st, r) = gw.get(&format!("/v1/verifications/{id}/status"), Some(KEY_A)).await;
+    let (st, r) = gw
+        .get(&format!("/v1/verifications/{id}/status"), Some(KEY_A))
+        .await;
     assert_eq!(st, 200, "{r}");
 
     // What needs Redis: 503 with a stable code and Retry-After.
@@ -67,7 +76,9 @@ async fn redis_stopped_mid_test() {
     // Rate limits fall back to process memory: still enforced, per replica.
     let mut limited = 0;
     for _ in 0..6 {
-        let (st, _) = gw.post("/v1/certificate-status", Some(KEY_SLOW), &json!({"ids": [id]})).await;
+        let (st, _) = gw
+            .post("/v1/certificate-status", Some(KEY_SLOW), &json!({"ids": [id]}))
+            .await;
         if st == 429 {
             limited += 1;
         }

@@ -1,7 +1,12 @@
 //! The 4-info relay against the simulator's J-LIS service: consent, move (new signing
 //! certificate), latest 4 info relayed and never kept, the user id carried over to the new
 //! certificate, withdrawal, isolation; and the webhook setting.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod support;
 
@@ -26,7 +31,11 @@ async fn consent_move_relay_and_stable_user_id() {
     let old_serial = v["certificate"]["serial"].as_str().unwrap().to_owned();
 
     let (st, c) = gw
-        .post("/v1/consents", Some(KEY_A), &json!({"verification_id": vid, "holder": h.id}))
+        .post(
+            "/v1/consents",
+            Some(KEY_A),
+            &json!({"verification_id": vid, "holder": h.id}),
+        )
         .await;
     assert_eq!(st, 201, "{c}");
     assert_eq!(c["status"], "active");
@@ -37,18 +46,26 @@ async fn consent_move_relay_and_stable_user_id() {
     assert_eq!(st, 200);
     let (st, e) = gw.get(&format!("/v1/consents/{cid}"), Some(KEY_B)).await;
     assert_error(st, &e, 404, "NOT_FOUND");
-    let (st, e) = gw.get(&format!("/v1/consents/{cid}/basic-info"), Some(KEY_B)).await;
+    let (st, e) = gw
+        .get(&format!("/v1/consents/{cid}/basic-info"), Some(KEY_B))
+        .await;
     assert_error(st, &e, 404, "NOT_FOUND");
     // B cannot consent on A's verification.
     let (st, e) = gw
-        .post("/v1/consents", Some(KEY_B), &json!({"verification_id": vid, "holder": h.id}))
+        .post(
+            "/v1/consents",
+            Some(KEY_B),
+            &json!({"verification_id": vid, "holder": h.id}),
+        )
         .await;
     assert_error(st, &e, 404, "NOT_FOUND");
     let (_, list) = gw.get("/v1/consents", Some(KEY_A)).await;
     assert_eq!(list["consents"].as_array().unwrap().len(), 1);
 
     // Nothing changed yet: J-LIS's answer is relayed with its code.
-    let (st, e) = gw.get(&format!("/v1/consents/{cid}/basic-info"), Some(KEY_A)).await;
+    let (st, e) = gw
+        .get(&format!("/v1/consents/{cid}/basic-info"), Some(KEY_A))
+        .await;
     assert_error(st, &e, 409, "NO_CHANGE");
 
     // The holder moves: J-LIS revokes the old certificate and issues a new one.
@@ -57,7 +74,9 @@ async fn consent_move_relay_and_stable_user_id() {
         .sim
         .move_holder(&h.id, new_address, None, now() - time::Duration::minutes(1))
         .unwrap();
-    let (st, info) = gw.get(&format!("/v1/consents/{cid}/basic-info"), Some(KEY_A)).await;
+    let (st, info) = gw
+        .get(&format!("/v1/consents/{cid}/basic-info"), Some(KEY_A))
+        .await;
     assert_eq!(st, 200, "{info}");
     assert_eq!(info["serial"], moved.new.serial.to_hex());
     assert_eq!(info["previous_serial"], old_serial.as_str());
@@ -67,7 +86,10 @@ async fn consent_move_relay_and_stable_user_id() {
     // The user verifies with the new certificate: same user id.
     let new_holder = support::Holder {
         id: h.id.clone(),
-        sign_der: s.sim.holder_certificate_der(&h.id, jpki::CertKind::Signing).unwrap(),
+        sign_der: s
+            .sim
+            .holder_certificate_der(&h.id, jpki::CertKind::Signing)
+            .unwrap(),
         auth_der: h.auth_der.clone(),
     };
     let (_, v2) = gw.kyc(KEY_A, &new_holder, b"re-KYC").await;
@@ -91,7 +113,9 @@ async fn consent_move_relay_and_stable_user_id() {
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["status"], "withdrawn");
-    let (st, e) = gw.get(&format!("/v1/consents/{cid}/basic-info"), Some(KEY_A)).await;
+    let (st, e) = gw
+        .get(&format!("/v1/consents/{cid}/basic-info"), Some(KEY_A))
+        .await;
     assert_error(st, &e, 410, "CONSENT_WITHDRAWN");
 
     // Webhook: set, read back without the secret; bad URL refused.
@@ -139,7 +163,11 @@ async fn relay_without_jlis_is_unavailable() {
     let gw = start(Default::default()).await;
     let (_, v) = gw.kyc(KEY_A, &h, b"x").await;
     let (st, e) = gw
-        .post("/v1/consents", Some(KEY_A), &json!({"verification_id": v["id"], "holder": h.id}))
+        .post(
+            "/v1/consents",
+            Some(KEY_A),
+            &json!({"verification_id": v["id"], "holder": h.id}),
+        )
         .await;
     assert_error(st, &e, 503, "UPSTREAM_UNAVAILABLE");
     gw.stop().await;

@@ -34,7 +34,6 @@ pub async fn challenge(gw: web::Data<Shared>, req: HttpRequest) -> Result<HttpRe
         "challenge": nonce,
         "expires_at": rfc3339(now_unix().saturating_add(ttl_i)),
         "ttl_seconds": ttl,
-        "sign": "the 32 bytes the challenge decodes to (base64url), with the user-authentication key",
     })))
 }
 

@@ -27,7 +27,14 @@ pub const KEY_A_OLD: &str = "sk_test_bank_a_revoked_0000000000000000000000";
 pub const KEY_B: &str = "sk_test_bank_b_9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c40";
 pub const KEY_SLOW: &str = "sk_test_bank_slow_11112222333344445555666677778888";
 pub const KEY_STATUS_ONLY: &str = "sk_test_bank_status_aaaabbbbccccddddeeeeffff0000";
-pub const PRODUCTION_CAS: [&str; 6] = ["sign-2019", "sign-2023", "sign-2026", "auth-2019", "auth-2023", "auth-2026"];
+pub const PRODUCTION_CAS: [&str; 6] = [
+    "sign-2019",
+    "sign-2023",
+    "sign-2026",
+    "auth-2019",
+    "auth-2023",
+    "auth-2026",
+];
 
 pub fn b64(b: &[u8]) -> String {
     STANDARD.encode(b)
@@ -82,7 +89,10 @@ impl Sim {
             })
             .unwrap();
         Holder {
-            sign_der: self.sim.holder_certificate_der(&issued.holder, CertKind::Signing).unwrap(),
+            sign_der: self
+                .sim
+                .holder_certificate_der(&issued.holder, CertKind::Signing)
+                .unwrap(),
             auth_der: self
                 .sim
                 .holder_certificate_der(&issued.holder, CertKind::UserAuthentication)
@@ -127,7 +137,8 @@ impl Sim {
             keep: 3,
         };
         std::fs::create_dir_all(out).unwrap();
-        let report = crl_sync::build::build_snapshots(out, &cas, &inputs, &opts, &indicatif::ProgressBar::hidden());
+        let report =
+            crl_sync::build::build_snapshots(out, &cas, &inputs, &opts, &indicatif::ProgressBar::hidden());
         assert!(report.errors.is_empty(), "{:?}", report.errors);
     }
 }
@@ -274,5 +285,8 @@ impl Gw {
 pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status.as_u16(), want_status, "{body}");
     assert_eq!(body["error"]["code"], want_code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
