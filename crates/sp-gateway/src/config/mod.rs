@@ -47,11 +47,12 @@
 //! items_burst = 100000
 //! ```
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+mod validate;
 
 /// Configuration errors: every problem found, at once.
 #[derive(Debug, thiserror::Error)]
@@ -400,156 +401,6 @@ impl Config {
             Err(ConfigError::Invalid(problems))
         }
     }
-
-    /// Checks everything and reports every problem at once.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        let mut bad = |m: String| problems.push(m);
-        if self.workers == 0 || self.workers > 256 {
-            bad(format!("workers = {} must be 1..=256", self.workers));
-        }
-        if self.snapshot_dir.as_os_str().is_empty() {
-            bad("snapshot_dir is empty".into());
-        }
-        if self.audit_log.as_os_str().is_empty() {
-            bad("audit_log is empty".into());
-        }
-        if !self.id_secret_file.is_file() {
-            bad(format!(
-                "id_secret_file {} is not a file",
-                self.id_secret_file.display()
-            ));
-        }
-        if !matches!(self.trust.hierarchy.as_str(), "production" | "test") {
-            bad(format!(
-                "trust.hierarchy {:?} must be production or test",
-                self.trust.hierarchy
-            ));
-        }
-        if self.trust.roots.is_empty() {
-            bad("trust.roots is empty: nothing would verify".into());
-        }
-        for r in &self.trust.roots {
-            if !r.path.is_file() {
-                bad(format!("trust root {} does not exist", r.path.display()));
-            }
-            if let Some(h) = &r.sha256
-                && parse_sha256(h).is_none()
-            {
-                bad(format!(
-                    "trust root {}: sha256 is not 64 hex digits",
-                    r.path.display()
-                ));
-            }
-        }
-        if !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://")) {
-            bad(format!("redis.url {:?} is not a redis:// URL", self.redis.url));
-        }
-        if self.redis.timeout_ms == 0 || self.redis.timeout_ms > 60_000 {
-            bad("redis.timeout_ms must be 1..=60000".into());
-        }
-        if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
-            bad("redis.prefix must be non-empty and without braces".into());
-        }
-        if self.index.reload_interval_ms < 100 {
-            bad("index.reload_interval_ms must be at least 100".into());
-        }
-        if self.index.grace_secs < 0 || self.index.grace_secs > 7 * 86_400 {
-            bad("index.grace_secs must be 0..=604800".into());
-        }
-        if self.limits.max_json_bytes < 1024 || self.limits.max_bulk_json_bytes < 1024 {
-            bad("limits.max_json_bytes and max_bulk_json_bytes must be at least 1024".into());
-        }
-        if self.limits.max_bulk_items == 0 || self.limits.max_bulk_items > 1_000_000 {
-            bad("limits.max_bulk_items must be 1..=1000000".into());
-        }
-        if !(5..=3600).contains(&self.login.challenge_ttl_secs) {
-            bad("login.challenge_ttl_secs must be 5..=3600".into());
-        }
-        if self.idempotency.ttl_secs < 60 || self.idempotency.lock_secs == 0 {
-            bad("idempotency.ttl_secs must be >= 60 and lock_secs >= 1".into());
-        }
-        if let Some(j) = &self.jlis {
-            if !(j.base_url.starts_with("http://") || j.base_url.starts_with("https://")) {
-                bad(format!("jlis.base_url {:?} is not http(s)", j.base_url));
-            }
-            if let Some(t) = &j.token_file
-                && !t.is_file()
-            {
-                bad(format!("jlis.token_file {} is not a file", t.display()));
-            }
-        }
-        let mut ids = HashSet::new();
-        let mut hashes = HashSet::new();
-        for sp in &self.sp {
-            let ok_id = !sp.id.is_empty()
-                && sp.id.len() <= 64
-                && sp
-                    .id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !ok_id {
-                bad(format!("sp id {:?} must be 1-64 of [A-Za-z0-9_-]", sp.id));
-            }
-            if !ids.insert(sp.id.as_str()) {
-                bad(format!("sp id {:?} appears twice", sp.id));
-            }
-            if sp.api_key_sha256.is_empty() {
-                bad(format!("sp {:?}: no api_key_sha256", sp.id));
-            }
-            for h in sp.api_key_sha256.iter().chain(&sp.revoked_api_key_sha256) {
-                match parse_sha256(h) {
-                    None => bad(format!("sp {:?}: {h:?} is not a SHA-256 hex digest", sp.id)),
-                    Some(d) => {
-                        if !hashes.insert(d) {
-                            bad(format!(
-                                "sp {:?}: key hash {}… is used twice",
-                                sp.id,
-                                h.get(..8).unwrap_or(h)
-                            ));
-                        }
-                    }
-                }
-            }
-            for p in &sp.purposes {
-                if !PURPOSES.contains(&p.as_str()) {
-                    bad(format!(
-                        "sp {:?}: unknown purpose {p:?} (known: {PURPOSES:?})",
-                        sp.id
-                    ));
-                }
-            }
-            let finite = |x: f64| x.is_finite() && x > 0.0 && x <= 1e6;
-            if !finite(sp.requests_per_second) || !finite(sp.items_per_second) {
-                bad(format!("sp {:?}: rates must be in (0, 1e6]", sp.id));
-            }
-            if sp.burst == 0 {
-                bad(format!("sp {:?}: burst must be at least 1", sp.id));
-            }
-            if sp.items_burst < self.limits.max_bulk_items as u64 {
-                bad(format!(
-                    "sp {:?}: items_burst {} is below limits.max_bulk_items {}: a full bulk request could never pass",
-                    sp.id, sp.items_burst, self.limits.max_bulk_items
-                ));
-            }
-            if let Some(w) = &sp.webhook {
-                if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
-                    bad(format!("sp {:?}: webhook url is not http(s)", sp.id));
-                }
-                if !w.secret_file.is_file() {
-                    bad(format!("sp {:?}: webhook secret_file does not exist", sp.id));
-                }
-            }
-        }
-        if self.sp.is_empty() {
-            bad("no [[sp]] configured".into());
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(problems))
-        }
-    }
 }
 
 /// Parses 64 hex digits.
@@ -565,72 +416,4 @@ pub fn read_secret(path: &Path) -> std::io::Result<Vec<u8>> {
         bytes.pop();
     }
     Ok(bytes)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
-    use super::*;
-
-    fn sample(dir: &Path) -> String {
-        let secret = dir.join("id.secret");
-        std::fs::write(&secret, [7u8; 32]).unwrap();
-        let root = dir.join("root.der");
-        std::fs::write(&root, b"x").unwrap();
-        format!(
-            r#"
-snapshot_dir = "{d}/snap"
-audit_log = "{d}/audit.jsonl"
-id_secret_file = "{s}"
-[trust]
-roots = [{{ path = "{r}" }}]
-[redis]
-url = "redis://127.0.0.1:6379/"
-[[sp]]
-id = "bank-a"
-name = "Bank A"
-api_key_sha256 = ["{h}"]
-purposes = ["kyc", "status"]
-"#,
-            d = dir.display(),
-            s = secret.display(),
-            r = root.display(),
-            h = "ab".repeat(32)
-        )
-    }
-
-    #[test]
-    fn loads_defaults_env_and_validates() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config::from_toml(&sample(dir.path())).unwrap();
-        cfg.validate().unwrap();
-        assert_eq!(cfg.limits.max_bulk_items, 100_000);
-        cfg.apply_env(|k| match k {
-            "JPKI_PF_GATEWAY_LISTEN" => Some("127.0.0.1:9999".into()),
-            "JPKI_PF_GATEWAY_REDIS_URL" => Some("redis://10.0.0.1:6380/".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(cfg.listen.port(), 9999);
-        assert_eq!(cfg.redis.url, "redis://10.0.0.1:6380/");
-        let e = cfg
-            .apply_env(|k| (k == "JPKI_PF_GATEWAY_WORKERS").then(|| "many".into()))
-            .unwrap_err();
-        assert!(e.to_string().contains("WORKERS"));
-    }
-
-    #[test]
-    fn reports_every_problem_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = sample(dir.path())
-            .replace("redis://127.0.0.1:6379/", "http://x")
-            .replace("\"kyc\", \"status\"", "\"kyc\", \"mining\"")
-            .replace("bank-a", "bank a");
-        let cfg = Config::from_toml(&text).unwrap();
-        let ConfigError::Invalid(problems) = cfg.validate().unwrap_err() else {
-            panic!("expected Invalid");
-        };
-        assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(Config::from_toml(&format!("{}\nbogus = 1\n", sample(dir.path()))).is_err());
-    }
 }
