@@ -210,6 +210,10 @@ fn cli_audit_verify_keys_and_config() {
         k["api_key_sha256"].as_str().unwrap()
     );
 
+    // The shipped example parses (its files do not exist here, so it is not validated).
+    let example = sp_gateway::Config::from_toml(include_str!("../sp-gateway.example.toml")).unwrap();
+    assert_eq!(example.sp.len(), 1);
+
     let cfg = dir.path().join("gw.toml");
     std::fs::write(&cfg, "snapshot_dir = \"\"\naudit_log = \"x\"\nid_secret_file = \"/nonexistent\"\n[trust]\n[redis]\nurl = \"http://x\"\n").unwrap();
     let out = bin()

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# sp-gateway benchmark (issue 6), in one run on one machine, loopback only, bounded durations:
+#   1. single certificate-status checks vs /healthz: requests/s ratio (target >= 50%) and p99 (target <= 5 ms);
+#   2. one 100,000-item bulk status check: latency (target <= 200 ms);
+#   3. KYC verifications/s (each with its Redis write and audit record) vs the single-core RSA-2048
+#      verify/s that `openssl speed -seconds 3 rsa2048` prints (target >= 40%).
+# Needs wrk (Debian: apt-get install -y wrk), redis-server, openssl and curl.
+# Environment: DURATION (seconds per wrk run, default 10), CONNS (default 32), CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+
+for tool in wrk redis-server openssl curl; do
+  if ! command -v "$tool" >/dev/null; then
+    if [ "$tool" = wrk ] && [ "$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; else
+      echo "bench-gateway: $tool is missing" >&2; exit 1; fi
+  fi
+done
+
+cargo build --release --locked -p sp-gateway --example bench_gateway >&2
+work=$(mktemp -d)
+exec 3> >("$CARGO_TARGET_DIR/release/examples/bench_gateway" "$work" >/dev/null)
+cleanup() { exec 3>&-; sleep 1; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 1 600); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+[ -s "$work/ready.json" ] || { echo "bench-gateway: the gateway did not start" >&2; exit 1; }
+base=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["base"])' "$work/ready.json")
+key=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["key"])' "$work/ready.json")
+
+post_lua() { # $1 body file, $2 lua file
+  python3 - "$1" "$key" > "$2" <<'EOF'
+import json, sys
+body = open(sys.argv[1]).read()
+print('wrk.method = "POST"')
+print('wrk.body = ' + json.dumps(body))
+print('wrk.headers["Content-Type"] = "application/json"')
+print('wrk.headers["Authorization"] = "Bearer ' + sys.argv[2] + '"')
+EOF
+}
+# wrk --latency output -> "rps p99_ms"
+parse_wrk() {
+  python3 -c '
+import re, sys
+t = sys.stdin.read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+m = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", t)
+v, u = float(m.group(1)), m.group(2)
+p99 = v / 1000 if u == "us" else (v * 1000 if u == "s" else v)
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print(f"{rps:.0f} {p99:.2f} {bad.group(1) if bad else 0}")'
+}
+run_wrk() { # $1 url, $2 lua or "", $3 conns
+  local args=(-t1 -c"$3" -d"${DURATION}s" --latency)
+  [ -n "$2" ] && args+=(-s "$2")
+  wrk "${args[@]}" "$1" | parse_wrk
+}
+
+post_lua "$work/status.json" "$work/status.lua"
+post_lua "$work/kyc.json" "$work/kyc.lua"
+
+# Warm up.
+wrk -t1 -c8 -d2s "$base/healthz" >/dev/null
+wrk -t1 -c8 -d2s -s "$work/status.lua" "$base/v1/certificate-status" >/dev/null
+
+read -r h_rps h_p99 _ < <(run_wrk "$base/healthz" "" "$CONNS")
+read -r s_rps s_p99 s_bad < <(run_wrk "$base/v1/certificate-status" "$work/status.lua" "$CONNS")
+# p99 at a moderate load (8 connections), the latency an SP sees when the gateway is not saturated.
+read -r s8_rps s8_p99 _ < <(run_wrk "$base/v1/certificate-status" "$work/status.lua" 8)
+
+bulk_ms=()
+for _ in 1 2 3 4 5; do
+  t=$(curl -s -o "$work/bulk.out" -w '%{http_code} %{time_total}' -H "Authorization: Bearer $key" \
+        -H 'Content-Type: application/json' --data-binary @"$work/bulk.json" "$base/v1/certificate-status")
+  [ "${t%% *}" = 200 ] || { echo "bench-gateway: bulk answered ${t%% *}" >&2; exit 1; }
+  bulk_ms+=("$(python3 -c "print(round(float('${t#* }')*1000,1))")")
+done
+bulk_best=$(printf '%s\n' "${bulk_ms[@]}" | sort -n | head -1)
+bulk_median=$(printf '%s\n' "${bulk_ms[@]}" | sort -n | sed -n 3p)
+bulk_count=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["count"])' "$work/bulk.out")
+
+ossl=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $(NF)}')
+read -r k_rps k_p99 k_bad < <(run_wrk "$base/v1/verifications" "$work/kyc.lua" 16)
+
+python3 - "$h_rps" "$h_p99" "$s_rps" "$s_p99" "$s_bad" "$s8_p99" "$bulk_best" "$bulk_median" "$bulk_count" "$ossl" "$k_rps" "$k_p99" "$k_bad" "$DURATION" "$CONNS" <<'EOF'
+import sys
+(h_rps, h_p99, s_rps, s_p99, s_bad, s8_p99, b_best, b_med, b_n, ossl, k_rps, k_p99, k_bad, dur, conns) = sys.argv[1:]
+h_rps, s_rps, k_rps, ossl = float(h_rps), float(s_rps), float(k_rps), float(ossl)
+def mark(ok): return "PASS" if ok else "MISS"
+print(f"sp-gateway bench (wrk -t1, {dur}s per run, {conns} connections unless noted; loopback; 2 gateway workers)")
+print(f"  /healthz                       {h_rps:>10.0f} req/s   p99 {float(h_p99):.2f} ms")
+print(f"  single status check (by id)    {s_rps:>10.0f} req/s   p99 {float(s_p99):.2f} ms   non-2xx {s_bad}")
+print(f"    ratio status/healthz         {s_rps / h_rps * 100:>9.1f} %    (target >= 50%)  {mark(s_rps >= 0.5 * h_rps)}")
+print(f"    p99 at 8 connections         {float(s8_p99):>9.2f} ms   (target <= 5 ms) {mark(float(s8_p99) <= 5)}")
+print(f"  bulk status, {b_n} ids        best {float(b_best):.1f} ms, median of 5 {float(b_med):.1f} ms   (target <= 200 ms) {mark(float(b_med) <= 200)}")
+print(f"  openssl speed rsa2048 verify   {ossl:>10.0f} /s (one core)")
+print(f"  KYC verifications (16 conns)   {k_rps:>10.0f} /s      p99 {float(k_p99):.2f} ms   non-2xx {k_bad}")
+print(f"    ratio KYC/openssl verify     {k_rps / ossl * 100:>9.1f} %    (target >= 40%)  {mark(k_rps >= 0.4 * ossl)}")
+EOF
