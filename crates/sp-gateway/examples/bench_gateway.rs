@@ -9,7 +9,12 @@
 //!   Redis and the audit log).
 //!
 //! Then it serves until stdin closes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -31,7 +36,13 @@ fn main() {
     std::fs::create_dir_all(&out).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    let (sim, _) = Simulator::init(&tmp.path().join("sim"), "bench", now - time::Duration::days(30), false).unwrap();
+    let (sim, _) = Simulator::init(
+        &tmp.path().join("sim"),
+        "bench",
+        now - time::Duration::days(30),
+        false,
+    )
+    .unwrap();
     let mut holders = Vec::new();
     for _ in 0..4 {
         let i = sim
@@ -57,7 +68,12 @@ fn main() {
             })
         })
         .collect();
-    let cas: Vec<_> = sim.snapshot().cas.iter().map(|c| sim.ca_certificate(&c.id).unwrap()).collect();
+    let cas: Vec<_> = sim
+        .snapshot()
+        .cas
+        .iter()
+        .map(|c| sim.ca_certificate(&c.id).unwrap())
+        .collect();
     let opts = crl_sync::build::BuildOptions {
         max_crl_bytes: 1 << 26,
         max_skew_secs: 300,
@@ -65,16 +81,29 @@ fn main() {
         keep: 2,
     };
     std::fs::create_dir_all(&snap).unwrap();
-    let rep = crl_sync::build::build_snapshots(&snap, &cas, &inputs, &opts, &indicatif::ProgressBar::hidden());
+    let rep =
+        crl_sync::build::build_snapshots(&snap, &cas, &inputs, &opts, &indicatif::ProgressBar::hidden());
     assert!(rep.errors.is_empty(), "{:?}", rep.errors);
 
     let redis = testkit::RedisServer::start();
     let secret = tmp.path().join("id.secret");
     std::fs::write(&secret, [7u8; 32]).unwrap();
-    let roots: Vec<String> = ["sign-2019", "sign-2023", "sign-2026", "auth-2019", "auth-2023", "auth-2026"]
-        .iter()
-        .map(|ca| format!("{{ path = \"{}\" }}", tmp.path().join("sim/ca").join(ca).join("root.der").display()))
-        .collect();
+    let roots: Vec<String> = [
+        "sign-2019",
+        "sign-2023",
+        "sign-2026",
+        "auth-2019",
+        "auth-2023",
+        "auth-2026",
+    ]
+    .iter()
+    .map(|ca| {
+        format!(
+            "{{ path = \"{}\" }}",
+            tmp.path().join("sim/ca").join(ca).join("root.der").display()
+        )
+    })
+    .collect();
     let text = format!(
         "listen = \"127.0.0.1:0\"\nworkers = 2\nsnapshot_dir = \"{}\"\naudit_log = \"{}\"\nid_secret_file = \"{}\"\n\
          [trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\n[limits]\nmax_bulk_json_bytes = 16777216\n\

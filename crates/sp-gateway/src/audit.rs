@@ -210,6 +210,9 @@ fn writer(
             if let Err(e) = out.flush() {
                 fail(e);
             }
+            // Let records gather: one write and one wake-up per few milliseconds under load,
+            // rather than one per request.
+            std::thread::sleep(Duration::from_millis(2));
             if last_sync.elapsed() >= Duration::from_secs(1) {
                 if let Err(e) = out.get_ref().sync_data() {
                     fail(e);

@@ -3,13 +3,17 @@
 //! (cost 1 each) and certificate-status items (a bulk request costs its size). Both are checked
 //! and, only if both allow, both are charged, in one atomic step.
 //!
+//! A replica takes tokens in small leases (about 50 ms of the SP's rate, at most a quarter of its
+//! burst) and spends them locally, so a busy SP costs one Redis call per lease rather than per
+//! request; an SP with a low rate gets leases of one token, i.e. one Redis call per request.
+//!
 //! When Redis is unreachable the same algorithm runs in process memory, per replica: the limit
 //! then holds per replica rather than in total, which is the better failure than refusing every
 //! request or accepting unlimited ones.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::Script;
 
@@ -25,18 +29,37 @@ local function check(key, interval, tolerance, cost)
   local new_tat = tat + interval * cost
   return new_tat, new_tat - tolerance - now
 end
-local items = tonumber(ARGV[5])
-local r_tat, r_wait = check(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), 1)
-local i_tat, i_wait = 0, 0
-if items > 0 then i_tat, i_wait = check(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), items) end
-local wait = math.max(r_wait, i_wait)
-if wait > 0 then return {0, math.ceil(wait)} end
+local function try(cr, ci)
+  local r_tat, r_wait = check(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), cr)
+  local i_tat, i_wait = 0, 0
+  if ci > 0 then i_tat, i_wait = check(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ci) end
+  return r_tat, i_tat, math.max(r_wait, i_wait)
+end
+local gr, gi = tonumber(ARGV[5]), tonumber(ARGV[6])
+local r_tat, i_tat, wait = try(gr, gi)
+if wait > 0 then
+  gr, gi = tonumber(ARGV[7]), tonumber(ARGV[8])
+  r_tat, i_tat, wait = try(gr, gi)
+end
+if wait > 0 then return {0, 0, math.ceil(wait)} end
 redis.call('SET', KEYS[1], string.format('%.0f', r_tat), 'PX', math.ceil((r_tat - now) / 1000) + 1)
-if items > 0 then
+if gi > 0 then
   redis.call('SET', KEYS[2], string.format('%.0f', i_tat), 'PX', math.ceil((i_tat - now) / 1000) + 1)
 end
-return {1, 0}
+return {gr, gi, 0}
 ";
+
+/// How long a replica may spend a lease of tokens taken from the shared limiter. Unspent
+/// tokens are forfeited when it ends, so leases only ever make an SP slower, never faster.
+const LEASE: Duration = Duration::from_millis(50);
+
+/// Tokens this replica took from the shared limiter and may spend locally.
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    requests: u64,
+    items: u64,
+    until: Instant,
+}
 
 /// The decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +102,7 @@ impl Params {
 pub struct RateLimiter {
     script: Script,
     local: Mutex<HashMap<(String, bool), f64>>,
+    leases: Mutex<HashMap<String, Lease>>,
 }
 
 impl Default for RateLimiter {
@@ -93,13 +117,38 @@ impl RateLimiter {
         RateLimiter {
             script: Script::new(GCRA),
             local: Mutex::new(HashMap::new()),
+            leases: Mutex::new(HashMap::new()),
         }
     }
 
     /// Charges one request and `items` status items (0 for other endpoints) to `sp`.
     pub async fn check(&self, store: &Store, sp: &Sp, items: u64) -> Decision {
+        let now = Instant::now();
+        {
+            let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(l) = leases.get_mut(&sp.id)
+                && l.until > now
+                && l.requests >= 1
+                && l.items >= items
+            {
+                l.requests -= 1;
+                l.items -= items;
+                return Decision::Allow;
+            }
+        }
         let req = Params::new(sp.requests_per_second, sp.burst);
         let it = Params::new(sp.items_per_second, sp.items_burst);
+        let chunk = |rate: f64, burst: u64| -> u64 {
+            let per_lease = (rate * LEASE.as_secs_f64()).floor() as u64;
+            per_lease.min(burst / 4).max(1)
+        };
+        let want_req = chunk(sp.requests_per_second, sp.burst);
+        // Item tokens are leased only by requests that spend items (status checks).
+        let want_items = if items == 0 {
+            0
+        } else {
+            items.max(chunk(sp.items_per_second, sp.items_burst))
+        };
         let mut c = store.conn();
         let mut inv = self.script.prepare_invoke();
         inv.key(store.key(&sp.id, "rl:req"))
@@ -108,15 +157,29 @@ impl RateLimiter {
             .arg(req.tolerance)
             .arg(it.interval)
             .arg(it.tolerance)
+            .arg(want_req)
+            .arg(want_items)
+            .arg(1u64)
             .arg(items);
         match store
-            .run(async move { inv.invoke_async::<(i64, i64)>(&mut c).await })
+            .run(async move { inv.invoke_async::<(u64, u64, i64)>(&mut c).await })
             .await
         {
-            Ok((1, _)) => Decision::Allow,
-            Ok((_, wait)) => Decision::Deny {
+            Ok((0, _, wait)) => Decision::Deny {
                 retry_after_us: u64::try_from(wait).unwrap_or(1),
             },
+            Ok((granted_req, granted_items, _)) => {
+                let lease = Lease {
+                    requests: granted_req.saturating_sub(1),
+                    items: granted_items.saturating_sub(items),
+                    until: now + LEASE,
+                };
+                self.leases
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(sp.id.clone(), lease);
+                Decision::Allow
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "rate limit falls back to process memory");
                 self.check_local(&sp.id, req, it, items)

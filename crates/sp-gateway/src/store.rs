@@ -15,7 +15,9 @@
 //! A registration is **one Lua script**: either every key above is written or none is. Every
 //! call has a timeout; a Redis failure becomes [`StoreError`], which handlers turn into 503.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -153,8 +155,19 @@ pub struct StoredVerification {
     pub cert: String,
 }
 
+static NEXT_STORE: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// One multiplexed connection per store and thread: an actix worker talks to Redis from its
+    /// own runtime, with no hop to another thread per command.
+    static CONNS: RefCell<HashMap<u64, ConnectionManager>> = RefCell::new(HashMap::new());
+}
+
 /// The Redis store.
 pub struct Store {
+    id: u64,
+    client: redis::Client,
+    cfg: redis::aio::ConnectionManagerConfig,
     conn: ConnectionManager,
     timeout: Duration,
     prefix: String,
@@ -181,9 +194,12 @@ impl Store {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, cfg)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), cfg.clone())
             .map_err(|e| StoreError::Redis(e.to_string()))?;
         Ok(Store {
+            id: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
+            client,
+            cfg,
             conn,
             timeout,
             prefix: prefix.to_owned(),
@@ -193,9 +209,25 @@ impl Store {
         })
     }
 
-    /// A connection handle (cheap clone of the multiplexed connection).
+    /// A connection handle: this thread's multiplexed connection (made on first use inside a
+    /// Tokio runtime), else the shared one.
     pub fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.conn.clone();
+        }
+        CONNS.with(|c| {
+            let mut map = c.borrow_mut();
+            if let Some(m) = map.get(&self.id) {
+                return m.clone();
+            }
+            match ConnectionManager::new_lazy_with_config(self.client.clone(), self.cfg.clone()) {
+                Ok(m) => {
+                    map.insert(self.id, m.clone());
+                    m
+                }
+                Err(_) => self.conn.clone(),
+            }
+        })
     }
 
     /// `P:{sp}:name`.
