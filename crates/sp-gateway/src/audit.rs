@@ -164,6 +164,7 @@ fn writer(
     let mut out = BufWriter::with_capacity(256 * 1024, file);
     let mut last_sync = Instant::now();
     let mut dirty = false;
+    let (mut ts_second, mut ts) = (i64::MIN, String::new());
     let fail = |e: std::io::Error| {
         healthy.store(false, Ordering::Relaxed);
         tracing::error!(path = %path.display(), error = %e, "audit log write failed");
@@ -177,16 +178,20 @@ fn writer(
         let mut next = msg;
         while let Some(m) = next.take() {
             match m {
-                Msg::Record(mut fields) => {
-                    let ts = time::OffsetDateTime::now_utc()
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default();
-                    let mut line = Map::new();
-                    line.insert("seq".into(), Value::from(seq));
-                    line.insert("ts".into(), Value::from(ts));
-                    line.append(&mut fields);
-                    line.insert("prev".into(), Value::from(prev.as_str()));
-                    let text = Value::Object(line).to_string();
+                Msg::Record(fields) => {
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    if now != ts_second {
+                        ts_second = now;
+                        ts = crate::index::rfc3339(now);
+                    }
+                    // The record's own fields, serialised once, between seq/ts and prev.
+                    let body = Value::Object(fields).to_string();
+                    let inner = body
+                        .strip_prefix('{')
+                        .and_then(|b| b.strip_suffix('}'))
+                        .unwrap_or("");
+                    let sep = if inner.is_empty() { "" } else { "," };
+                    let text = format!("{{\"seq\":{seq},\"ts\":\"{ts}\"{sep}{inner},\"prev\":\"{prev}\"}}");
                     match out.write_all(text.as_bytes()).and_then(|()| out.write_all(b"\n")) {
                         Ok(()) => {
                             prev = hex::encode(openssl::sha::sha256(text.as_bytes()));

@@ -16,7 +16,9 @@ use crate::state::{Gateway, Shared};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let resource =
         |path: &str| web::resource(path.to_owned()).default_service(web::to(ops::method_not_allowed));
-    cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
+    // Static paths first: the router tries resources in order, and patterns cost a regex match.
+    cfg.service(resource("/v1/certificate-status").route(web::post().to(status::bulk)))
+        .service(resource("/healthz").route(web::get().to(ops::healthz)))
         .service(resource("/readyz").route(web::get().to(ops::readyz)))
         .service(resource("/metrics").route(web::get().to(ops::metrics)))
         .service(resource("/v1/openapi.json").route(web::get().to(ops::openapi)))
@@ -25,7 +27,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/verifications/{id}/status").route(web::get().to(status::single)))
         .service(resource("/v1/challenges").route(web::post().to(logins::challenge)))
         .service(resource("/v1/logins").route(web::post().to(logins::login)))
-        .service(resource("/v1/certificate-status").route(web::post().to(status::bulk)))
         .service(
             resource("/v1/consents")
                 .route(web::post().to(consents::create))
