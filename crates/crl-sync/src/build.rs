@@ -65,14 +65,14 @@ struct Accepted<'a> {
 pub fn build_snapshots(
     out_dir: &Path,
     cas: &[X509],
-    inputs: &[CrlInput],
+    inputs: Vec<CrlInput>,
     opts: &BuildOptions,
     progress: &indicatif::ProgressBar,
 ) -> BuildReport {
     let mut report = BuildReport::default();
     // Decode PEM up front; keep the DER alive for the borrowed headers.
     let mut ders: Vec<(String, Cow<'_, [u8]>)> = Vec::new();
-    for input in inputs {
+    for input in &inputs {
         match pem_or_der(&input.bytes, opts.max_crl_bytes) {
             Ok(der) => ders.push((input.partition.clone(), der)),
             Err(e) => reject(
@@ -99,12 +99,33 @@ pub fn build_snapshots(
             Err(e) => reject(&mut report, partition, e),
         }
     }
+    // Walk every changed CRL into its builder, then let the CRL bytes go before the snapshots
+    // are encoded: peak memory is the CRLs plus the builders, or the builders plus the snapshots.
+    let mut pending = Vec::new();
     for (key_id, (_ca, accepted)) in by_key {
-        if let Err(e) = build_one(out_dir, &key_id, accepted, opts, progress, &mut report) {
+        match build_one(out_dir, &key_id, accepted, progress, &mut report) {
+            Ok(Some(p)) => pending.push(p),
+            Ok(None) => {}
+            Err(e) => report.errors.push(e),
+        }
+    }
+    drop(ders);
+    drop(inputs);
+    for p in pending {
+        if let Err(e) = finish_one(out_dir, p, opts, &mut report) {
             report.errors.push(e);
         }
     }
     report
+}
+
+/// A CA key's index, filled and not yet written.
+struct Pending {
+    key_id: Vec<u8>,
+    builder: revocation::IndexBuilder,
+    prev: Option<revocation::Snapshot>,
+    crl_numbers: Vec<String>,
+    started: Instant,
 }
 
 fn reject(report: &mut BuildReport, partition: &str, e: SyncError) {
@@ -195,12 +216,10 @@ fn build_one(
     out_dir: &Path,
     key_id: &[u8],
     accepted: Vec<Accepted<'_>>,
-    opts: &BuildOptions,
     progress: &indicatif::ProgressBar,
     report: &mut BuildReport,
-) -> Result<(), SyncError> {
+) -> Result<Option<Pending>, SyncError> {
     let started = Instant::now();
-    let key_hex = hex::encode(key_id);
     let snap_err = |e: revocation::Error| SyncError::Snapshot(e.to_string());
     let prev = revocation::Snapshot::open_latest(out_dir, key_id).map_err(snap_err)?;
 
@@ -240,10 +259,14 @@ fn build_one(
         }
     }
     if changed.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
 
     let mut builder = revocation::IndexBuilder::new(key_id).map_err(snap_err)?;
+    // Room for every entry up front (a revoked entry is at least 16 octets of DER): no regrowth
+    // copies, and capacity never touched costs no memory.
+    let estimate: usize = changed.iter().map(|c| c.header.revoked.len() / 16).sum();
+    builder.reserve(estimate.saturating_add(prev.as_ref().map_or(0, |p| p.len())));
     // Unchanged (or rejected) partitions keep their previous entries.
     if let Some(prev) = &prev {
         let mut remap = BTreeMap::new();
@@ -295,6 +318,31 @@ fn build_one(
             error: None,
         });
     }
+    let crl_numbers = changed.iter().filter_map(|c| c.header.crl_number_hex()).collect();
+    Ok(Some(Pending {
+        key_id: key_id.to_vec(),
+        builder,
+        prev,
+        crl_numbers,
+        started,
+    }))
+}
+
+fn finish_one(
+    out_dir: &Path,
+    pending: Pending,
+    opts: &BuildOptions,
+    report: &mut BuildReport,
+) -> Result<(), SyncError> {
+    let snap_err = |e: revocation::Error| SyncError::Snapshot(e.to_string());
+    let Pending {
+        key_id,
+        builder,
+        prev,
+        crl_numbers,
+        started,
+    } = pending;
+    let key_hex = hex::encode(&key_id);
     let path: PathBuf = builder.write_atomically(out_dir, opts.keep).map_err(snap_err)?;
     let new = revocation::Snapshot::open(&path).map_err(snap_err)?;
     let delta_started = Instant::now();
@@ -317,7 +365,6 @@ fn build_one(
         seconds: started.elapsed().as_secs_f64(),
         delta_seconds,
     });
-    let crl_numbers: Vec<String> = changed.iter().filter_map(|c| c.header.crl_number_hex()).collect();
     report.deltas.push((key_hex, crl_numbers.join("+"), delta));
     Ok(())
 }

@@ -208,7 +208,7 @@ pub fn main_with(cli: Cli) -> i32 {
             };
             let pb = progress_bar();
             pb.set_message("indexing");
-            let report_ = build_snapshots(&out, &cas, &[CrlInput { partition, bytes }], &opts, &pb);
+            let report_ = build_snapshots(&out, &cas, vec![CrlInput { partition, bytes }], &opts, &pb);
             pb.finish_and_clear();
             for e in &report_.errors {
                 summary.note_error(e);

@@ -181,7 +181,7 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
     progress.set_message("verifying and indexing");
     for (ca_id, inputs) in inputs_by_ca {
         let Some(certs) = cas.get(&ca_id) else { continue };
-        let report = build_snapshots(&cfg.snapshot_dir, certs, &inputs, &opts, progress);
+        let report = build_snapshots(&cfg.snapshot_dir, certs, inputs, &opts, progress);
         for e in &report.errors {
             summary.note_error(e);
         }
