@@ -128,7 +128,8 @@ struct Pending {
     started: Instant,
 }
 
-fn reject(report: &mut BuildReport, partition: &str, e: SyncError) {
+/// Records a partition whose CRL was rejected (or failed) and why.
+pub(crate) fn reject(report: &mut BuildReport, partition: &str, e: SyncError) {
     report.partitions.push(PartitionSummary {
         partition: partition.to_owned(),
         status: if e.exit_code() == 2 { "rejected" } else { "failed" },

@@ -140,7 +140,7 @@ pub fn main_with(cli: Cli) -> i32 {
             max_bytes,
             keep,
         } => {
-            let mut summary = RunSummary {
+            let summary = RunSummary {
                 status: "ok",
                 ..RunSummary::default()
             };
@@ -161,25 +161,14 @@ pub fn main_with(cli: Cli) -> i32 {
                 }
             };
             if file_len > max.saturating_mul(3) / 2 + 4096 {
+                let partition = partition.unwrap_or_else(|| "default".into());
+                let mut built = crate::build::BuildReport::default();
                 let e = SyncError::Rejected {
-                    partition: partition.unwrap_or_else(|| "default".into()),
+                    partition: partition.clone(),
                     source: crate::error::CrlError::TooLarge { size: file_len, max },
                 };
-                summary.note_error(&e);
-                summary.partitions.push(crate::outcome::PartitionSummary {
-                    partition: match &e {
-                        SyncError::Rejected { partition, .. } => partition.clone(),
-                        _ => String::new(),
-                    },
-                    status: "rejected",
-                    crl_number: None,
-                    entries: None,
-                    this_update: None,
-                    next_update: None,
-                    error_code: Some(e.code()),
-                    error: Some(e.to_string()),
-                });
-                return report(&summary, json);
+                crate::build::reject(&mut built, &partition, e);
+                return finish_ingest(summary, built, json);
             }
             let bytes = match std::fs::read(&crl) {
                 Ok(b) => b,
@@ -210,12 +199,7 @@ pub fn main_with(cli: Cli) -> i32 {
             pb.set_message("indexing");
             let report_ = build_snapshots(&out, &cas, vec![CrlInput { partition, bytes }], &opts, &pb);
             pb.finish_and_clear();
-            for e in &report_.errors {
-                summary.note_error(e);
-            }
-            summary.partitions = report_.partitions;
-            summary.snapshots = report_.snapshots;
-            report(&summary, json)
+            finish_ingest(summary, report_, json)
         }
         Command::Lookup {
             snapshot,
@@ -265,6 +249,15 @@ pub fn default_partition(bytes: &[u8], max: usize) -> String {
         })
         .map(|h| format!("idp-{}", hex::encode(h.get(..8).unwrap_or_default())))
         .unwrap_or_else(|| "default".into())
+}
+
+fn finish_ingest(mut summary: RunSummary, built: crate::build::BuildReport, json: bool) -> i32 {
+    for e in &built.errors {
+        summary.note_error(e);
+    }
+    summary.partitions = built.partitions;
+    summary.snapshots = built.snapshots;
+    report(&summary, json)
 }
 
 fn report(summary: &RunSummary, json: bool) -> i32 {
