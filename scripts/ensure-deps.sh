@@ -3,14 +3,14 @@
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
 set -euo pipefail
 
-want=(pkg-config libssl-dev openssl redis-server jq)
+want=(pkg-config libssl-dev openssl redis-server jq curl)
 if [ "${1:-}" = "--bench" ]; then want+=(wrk hyperfine); fi
 
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 missing=()
 for p in "${want[@]}"; do
   case "$p" in
-    pkg-config|openssl|wrk|hyperfine|jq) have_cmd "$p" || missing+=("$p") ;;
+    pkg-config|openssl|wrk|hyperfine|jq|curl) have_cmd "$p" || missing+=("$p") ;;
     redis-server) have_cmd redis-server || missing+=("$p") ;;
     libssl-dev) pkg-config --exists openssl 2>/dev/null || missing+=("$p") ;;
   esac
