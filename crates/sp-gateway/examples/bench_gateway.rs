@@ -81,8 +81,7 @@ fn main() {
         keep: 2,
     };
     std::fs::create_dir_all(&snap).unwrap();
-    let rep =
-        crl_sync::build::build_snapshots(&snap, &cas, &inputs, &opts, &indicatif::ProgressBar::hidden());
+    let rep = crl_sync::build::build_snapshots(&snap, &cas, inputs, &opts, &indicatif::ProgressBar::hidden());
     assert!(rep.errors.is_empty(), "{:?}", rep.errors);
 
     let redis = testkit::RedisServer::start();

@@ -138,7 +138,7 @@ impl Sim {
         };
         std::fs::create_dir_all(out).unwrap();
         let report =
-            crl_sync::build::build_snapshots(out, &cas, &inputs, &opts, &indicatif::ProgressBar::hidden());
+            crl_sync::build::build_snapshots(out, &cas, inputs, &opts, &indicatif::ProgressBar::hidden());
         assert!(report.errors.is_empty(), "{:?}", report.errors);
     }
 }
