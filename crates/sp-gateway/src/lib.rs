@@ -5,7 +5,8 @@
 //! [`verifier`] against the live revocation index ([`index`]), keeping the raw certificates and
 //! stable user ids per SP in Redis ([`store`]), sealing verification ids so that status checks
 //! need no Redis ([`ids`]), relaying J-LIS's 4-info service ([`relay`]), and writing the
-//! hash-chained audit log ([`audit`]). The contract is `openapi.json` beside this crate's
+//! hash-chained audit log ([`audit`]), and delivering signed webhooks when a consented certificate
+//! is revoked ([`webhooks`]). The contract is `openapi.json` beside this crate's
 //! manifest and `docs/SP_GUIDE.md`.
 //!
 //! What it is not for: judging certificates (that is `verifier`), building the index (that is
@@ -29,6 +30,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod webhooks;
 
 pub use config::Config;
 pub use error::ApiError;

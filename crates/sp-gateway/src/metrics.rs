@@ -35,6 +35,10 @@ pub struct Metrics {
     pub redis_up: IntGauge,
     /// 4-info relays by SP and outcome.
     pub relays: IntCounterVec,
+    /// Webhook deliveries by SP and outcome (`enqueued`, `delivered`, `retry`, `dead_letter`).
+    pub webhook_deliveries: IntCounterVec,
+    /// Delta events read by the webhook worker, by result (`matched`, `unmatched`, `ignored`).
+    pub webhook_delta_events: IntCounterVec,
 }
 
 impl Metrics {
@@ -79,6 +83,19 @@ impl Metrics {
             Opts::new("basic_info_relays_total", "4-info relays to J-LIS (metered)"),
             &["sp", "outcome"],
         )?;
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new("webhook_deliveries_total", "Webhook deliveries by outcome"),
+            &["sp", "outcome"],
+        )?;
+        let webhook_delta_events = IntCounterVec::new(
+            Opts::new(
+                "webhook_delta_events_total",
+                "Delta events read by the webhook worker",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(webhook_deliveries.clone()))?;
+        registry.register(Box::new(webhook_delta_events.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(verdicts.clone()))?;
@@ -105,6 +122,8 @@ impl Metrics {
             index_reload_errors,
             redis_up,
             relays,
+            webhook_deliveries,
+            webhook_delta_events,
         })
     }
 

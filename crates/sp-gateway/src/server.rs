@@ -122,8 +122,8 @@ pub fn start(gw: Shared, listener: TcpListener) -> std::io::Result<(SocketAddr, 
     Ok((addr, server))
 }
 
-/// Builds the gateway from `config` and serves until SIGTERM or SIGINT, then drains in-flight
-/// requests and flushes the audit log.
+/// Builds the gateway from `config`, starts the webhook worker (unless disabled) and serves until
+/// SIGTERM or SIGINT, then drains in-flight requests and deliveries and flushes the audit log.
 pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)?;
     let gw = Arc::new(Gateway::build(config)?);
@@ -132,6 +132,11 @@ pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
         None,
         serde_json::json!({"listen": listener.local_addr()?.to_string()}),
     );
+    let worker = if gw.config.webhooks.enabled {
+        Some(crate::webhooks::Worker::spawn(Arc::clone(&gw))?)
+    } else {
+        None
+    };
     let (addr, server) = start(Arc::clone(&gw), listener)?;
     tracing::info!(%addr, "sp-gateway listening");
     let handle = server.handle();
@@ -142,6 +147,9 @@ pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
             tracing::info!("shutting down: finishing in-flight requests");
             handle.stop(true).await;
         }
+    }
+    if let Some(w) = worker {
+        w.stop().await;
     }
     gw.audit.record("gateway_stopped", None, serde_json::Value::Null);
     gw.audit.close();

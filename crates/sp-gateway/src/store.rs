@@ -11,6 +11,10 @@
 //! | `P:{sp}:cert:<sha256>` | string | the raw certificate, DER (the PF keeps it; SPs must not) |
 //! | `P:{sp}:idem:<key>` | string | `pending`, or `done:<request sha256>:<id>` |
 //! | `P:{sp}:chal:<nonce>` | string | a login challenge, with its TTL |
+//! | `P:{sp}:consent:<id>` | hash | a 4-info consent (`routes::consents`) |
+//! | `P:{sp}:cc:<serial>` | set | consent ids whose certificate has this serial (webhook matching) |
+//! | `P:{sp}:webhook` | hash | `url`, `secret` set by `PUT /v1/webhook` |
+//! | `P:{~wh}:…` | | the webhook outbox, retries and dead letters ([`crate::webhooks`]) |
 //!
 //! A registration is **one Lua script**: either every key above is written or none is. Every
 //! call has a timeout; a Redis failure becomes [`StoreError`], which handlers turn into 503.
@@ -233,6 +237,17 @@ impl Store {
     /// `P:{sp}:name`.
     pub fn key(&self, sp: &str, name: &str) -> String {
         format!("{}:{{{sp}}}:{name}", self.prefix)
+    }
+
+    /// `P:{~wh}:name`: the webhook outbox keys, all in one Redis Cluster slot (`~` cannot start
+    /// an SP id, so no SP shares the tag).
+    pub fn webhook_key(&self, name: &str) -> String {
+        format!("{}:{{~wh}}:{name}", self.prefix)
+    }
+
+    /// The Redis client, for components that need their own connections (blocking reads).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// Runs a Redis future with the timeout, tracking whether Redis is up.

@@ -103,6 +103,45 @@ fn openapi_documents_every_route_with_examples() {
     }
 }
 
+#[test]
+fn openapi_validates_and_documents_the_webhook() {
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    let hook = &doc["webhooks"]["certificateRevoked"]["post"];
+    let headers: Vec<&str> = hook["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for h in [
+        sp_gateway::webhooks::SIGNATURE_HEADER,
+        sp_gateway::webhooks::EVENT_ID_HEADER,
+        sp_gateway::webhooks::ATTEMPT_HEADER,
+    ] {
+        assert!(headers.contains(&h), "{h} undocumented");
+    }
+    assert!(has_example(&hook["requestBody"]["content"]["application/json"]));
+    // The cross-check by an implementation we did not write: openapi-spec-validator.
+    let probe = Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: python3 -m openapi_spec_validator is not installed (scripts/ensure-deps.sh)");
+        return;
+    }
+    let out = Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_documents_metrics_and_graceful_stop() {
     let s = sim();

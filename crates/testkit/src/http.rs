@@ -33,6 +33,18 @@ pub struct SeenRequest {
     pub line: String,
     /// Header lines, lowercased names.
     pub headers: Vec<(String, String)>,
+    /// The body (at most 1 MiB, as announced by `Content-Length`).
+    pub body: Vec<u8>,
+}
+
+impl SeenRequest {
+    /// The first value of a header, by lowercased name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The server; stops accepting when dropped (its thread ends at the next connection or script end).
@@ -106,7 +118,9 @@ fn serve_one(stream: TcpStream, reply: Reply, seen: &Mutex<Vec<SeenRequest>>) {
     }
     if content_length > 0 {
         let mut body = vec![0u8; content_length.min(1 << 20)];
-        let _ = reader.read_exact(&mut body);
+        if reader.read_exact(&mut body).is_ok() {
+            req.body = body;
+        }
     }
     let if_none_match = req
         .headers

@@ -35,6 +35,10 @@
 //! token_file = "/etc/jpki-pf/jlis.token"
 //! timeout_ms = 5000
 //!
+//! [webhooks]                      # delivery of revocations of consented certificates
+//! delta_stream = "jpki-pf:crl-delta"
+//! max_attempts = 8
+//!
 //! [[sp]]
 //! id = "bank-a"
 //! name = "Bank A"
@@ -45,6 +49,7 @@
 //! burst = 100
 //! items_per_second = 2000
 //! items_burst = 100000
+//! webhook = { url = "https://bank-a.example/jpki-events", secret_file = "/etc/jpki-pf/bank-a.whsec" }
 //! ```
 
 use std::net::SocketAddr;
@@ -53,6 +58,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod validate;
+mod webhooks;
+
+pub use webhooks::WebhooksConfig;
 
 /// Configuration errors: every problem found, at once.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +122,9 @@ pub struct Config {
     /// J-LIS 4-info service (optional).
     #[serde(default)]
     pub jlis: Option<JlisConfig>,
+    /// Webhook delivery from crl-sync's delta events.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// The SPs.
     #[serde(default)]
     pub sp: Vec<SpConfig>,
@@ -345,7 +356,8 @@ impl Config {
 
     /// Environment overrides: `JPKI_PF_GATEWAY_LISTEN`, `..._WORKERS`, `..._SNAPSHOT_DIR`,
     /// `..._AUDIT_LOG`, `..._ID_SECRET_FILE`, `..._REDIS_URL`, `..._REDIS_TIMEOUT_MS`,
-    /// `..._INDEX_GRACE_SECS`, `..._JLIS_BASE_URL`.
+    /// `..._INDEX_GRACE_SECS`, `..._JLIS_BASE_URL`, `..._WEBHOOKS_DELTA_STREAM`,
+    /// `..._WEBHOOKS_CONSUMER`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let p = "JPKI_PF_GATEWAY_";
         let mut problems = Vec::new();
@@ -382,6 +394,12 @@ impl Config {
         }
         if let Some(v) = var("REDIS_URL") {
             self.redis.url = v;
+        }
+        if let Some(v) = var("WEBHOOKS_DELTA_STREAM") {
+            self.webhooks.delta_stream = v;
+        }
+        if let Some(v) = var("WEBHOOKS_CONSUMER") {
+            self.webhooks.consumer = Some(v);
         }
         if let Some(v) = var("JLIS_BASE_URL") {
             match &mut self.jlis {

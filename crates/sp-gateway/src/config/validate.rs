@@ -83,6 +83,9 @@ impl Config {
                 bad(format!("jlis.token_file {} is not a file", t.display()));
             }
         }
+        for p in self.webhooks.problems() {
+            bad(p);
+        }
         let mut ids = HashSet::new();
         let mut hashes = HashSet::new();
         for sp in &self.sp {
@@ -140,8 +143,13 @@ impl Config {
                 if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
                     bad(format!("sp {:?}: webhook url is not http(s)", sp.id));
                 }
-                if !w.secret_file.is_file() {
-                    bad(format!("sp {:?}: webhook secret_file does not exist", sp.id));
+                match super::read_secret(&w.secret_file) {
+                    Err(_) => bad(format!("sp {:?}: webhook secret_file cannot be read", sp.id)),
+                    Ok(s) if !(32..=256).contains(&s.len()) => bad(format!(
+                        "sp {:?}: the webhook secret must be 32 to 256 bytes",
+                        sp.id
+                    )),
+                    Ok(_) => {}
                 }
             }
         }
@@ -208,6 +216,27 @@ purposes = ["kyc", "status"]
             .apply_env(|k| (k == "JPKI_PF_GATEWAY_WORKERS").then(|| "many".into()))
             .unwrap_err();
         assert!(e.to_string().contains("WORKERS"));
+    }
+
+    #[test]
+    fn checks_webhook_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short.whsec");
+        std::fs::write(&short, "too short\n").unwrap();
+        let text = format!(
+            "{}webhook = {{ url = \"https://a.example/h\", secret_file = \"{}\" }}\n\
+             [webhooks]\ntimeout_ms = 5000\nclaim_idle_ms = 1000\nmax_attempts = 0\n",
+            sample(dir.path()),
+            short.display()
+        );
+        let cfg = Config::from_toml(&text).unwrap();
+        let ConfigError::Invalid(problems) = cfg.validate().unwrap_err() else {
+            panic!("expected Invalid");
+        };
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("32 to 256 bytes")));
+        assert!(problems.iter().any(|p| p.contains("claim_idle_ms")));
+        assert!(problems.iter().any(|p| p.contains("max_attempts")));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - `PUT /v1/webhook` `{url, secret}`, `GET /v1/webhook` (the secret is never returned).
 //!
 //! Consent records live in Redis under the SP's tag: another SP's consent id is simply absent (404).
+//! Each consent is also indexed by its certificate's serial (`cc:<serial>`), which the webhook
+//! worker ([`crate::webhooks`]) uses to find the consents a revocation concerns.
 
 use std::collections::HashMap;
 
@@ -127,6 +129,8 @@ pub async fn create(
     let mut c = gw.store.conn();
     let k = gw.store.key(&sp.id, &format!("consent:{id}"));
     let set = gw.store.key(&sp.id, "consents");
+    // The webhook worker finds consents by the serial a delta event names.
+    let by_serial = gw.store.key(&sp.id, &format!("cc:{}", cert.serial.to_hex()));
     let member = id.clone();
     let written: Result<(), StoreError> = gw
         .store
@@ -136,6 +140,8 @@ pub async fn create(
                 .hset_multiple(&k, &fields)
                 .ignore()
                 .sadd(&set, &member)
+                .ignore()
+                .sadd(&by_serial, &member)
                 .ignore()
                 .query_async(&mut c)
                 .await
@@ -256,9 +262,19 @@ pub async fn basic_info(
     gw.store.link_successor(&sp.id, &new_serial, &user_id).await?;
     let mut c = gw.store.conn();
     let k = gw.store.key(&sp.id, &format!("consent:{id}"));
-    let ns = new_serial.clone();
+    let by_serial = gw.store.key(&sp.id, &format!("cc:{new_serial}"));
+    let (ns, member) = (new_serial.clone(), id.to_string());
     gw.store
-        .run(async move { c.hset::<_, _, _, ()>(k, "serial", ns).await })
+        .run(async move {
+            redis::pipe()
+                .atomic()
+                .hset(&k, "serial", ns)
+                .ignore()
+                .sadd(&by_serial, member)
+                .ignore()
+                .query_async::<()>(&mut c)
+                .await
+        })
         .await?;
     gw.metrics.relays.with_label_values(&[sp.id.as_str(), "ok"]).inc();
     gw.audit.record(

@@ -143,6 +143,60 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// Publishes CRLs now and runs crl-sync (the library's `run`, as the cron job does) against
+    /// `jlis` (a `jlis-sim serve` base URL) into `snap`, appending the deltas to [`DELTA_STREAM`]
+    /// on `redis_url`. Returns the run summary.
+    pub async fn crl_sync_run(&self, snap: &Path, jlis: &str, redis_url: &str) -> Value {
+        let (snap, jlis, redis_url) = (snap.to_owned(), jlis.to_owned(), redis_url.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let s = sim();
+            let _g = CRL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            s.sim.publish_crls(now(), 48).unwrap();
+            let cas_dir = snap.with_file_name("crl-sync-cas");
+            std::fs::create_dir_all(&cas_dir).unwrap();
+            let mut text = format!(
+                "snapshot_dir = {snap:?}\nkeep_snapshots = 3\n[http]\ntimeout_secs = 10\nretries = 0\n\
+                 [redis]\nurl = \"{redis_url}\"\nstream = \"{DELTA_STREAM}\"\n"
+            );
+            for ca in &s.sim.snapshot().cas {
+                let pem = s.sim.ca_certificate(&ca.id).unwrap().to_pem().unwrap();
+                let path = cas_dir.join(format!("{}.pem", ca.id));
+                std::fs::write(&path, pem).unwrap();
+                text.push_str(&format!("[[ca]]\nid = \"{}\"\ncert = {path:?}\n", ca.id));
+            }
+            for p in s.sim.partitions() {
+                if p.crl_file.is_some() {
+                    text.push_str(&format!(
+                        "[[partition]]\nid = \"{ca}/{m}\"\nurl = \"{jlis}/crl/{ca}/{m}.crl\"\nca = \"{ca}\"\n",
+                        ca = p.ca,
+                        m = p.municipality
+                    ));
+                }
+            }
+            let cfg = crl_sync::config::Config::from_toml(&text).unwrap();
+            cfg.validate().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let summary = rt.block_on(crl_sync::run::run(
+                &cfg,
+                now().unix_timestamp(),
+                &indicatif::ProgressBar::hidden(),
+            ));
+            let v = serde_json::to_value(&summary).unwrap();
+            assert_eq!(v["exit_code"], 0, "{v}");
+            v
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// The delta stream crl-sync writes to and the gateway's webhook worker reads, in tests.
+pub const DELTA_STREAM: &str = "test:crl-delta";
+
 /// One SP in the test configuration.
 fn sp_toml(id: &str, key: &str, purposes: &str, rps: f64, burst: u64, extra: &str) -> String {
     format!(
@@ -207,7 +261,9 @@ pub async fn start(opts: Opts) -> Gw {
     let text = format!(
         "listen = \"127.0.0.1:0\"\nworkers = 2\nsnapshot_dir = \"{}\"\naudit_log = \"{}\"\nid_secret_file = \"{}\"\n\
          [trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\ntimeout_ms = 300\n[index]\nreload_interval_ms = 100\n\
-         [limits]\nmax_json_bytes = 65536\nmax_bulk_json_bytes = 16777216\n[login]\nchallenge_ttl_secs = 5\n{jlis}{}{}{}{}",
+         [limits]\nmax_json_bytes = 65536\nmax_bulk_json_bytes = 16777216\n[login]\nchallenge_ttl_secs = 5\n\
+         [webhooks]\ndelta_stream = \"{DELTA_STREAM}\"\nblock_ms = 100\ntimeout_ms = 1000\nclaim_idle_ms = 2500\n\
+         max_attempts = 4\nbackoff_initial_ms = 100\nbackoff_max_ms = 400\n{jlis}{}{}{}{}",
         snap.display(),
         audit.display(),
         secret.display(),
