@@ -30,6 +30,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod webhooks;
 
 pub use config::Config;

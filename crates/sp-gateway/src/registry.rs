@@ -61,9 +61,33 @@ pub struct Sp {
     pub items_per_second: f64,
     /// Item burst.
     pub items_burst: u64,
+    /// With mTLS: the client certificates (SHA-256 of the DER) this SP's keys work from; empty
+    /// means any.
+    pub client_certs: Vec<[u8; 32]>,
+    /// With mTLS: the subject the client certificate must have.
+    pub client_subject: Option<String>,
 }
 
 impl Sp {
+    /// Whether this SP's keys may be used over a connection with `cert` (none on plain HTTP or
+    /// TLS without client certificates): always when the SP is bound to no client certificate.
+    pub fn client_cert_allowed(&self, cert: Option<&crate::tls::ClientCert>) -> bool {
+        if self.client_certs.is_empty() && self.client_subject.is_none() {
+            return true;
+        }
+        let Some(cert) = cert else { return false };
+        let by_fingerprint = self.client_certs.is_empty()
+            || self
+                .client_certs
+                .iter()
+                .fold(false, |hit, c| hit | openssl::memcmp::eq(c, &cert.sha256));
+        let by_subject = self
+            .client_subject
+            .as_ref()
+            .is_none_or(|s| s.trim() == cert.subject);
+        by_fingerprint && by_subject
+    }
+
     /// `Ok` when the SP may use `purpose`, else 403.
     pub fn allow(&self, purpose: Purpose) -> Result<(), ApiError> {
         if self.purposes.contains(&purpose) {
@@ -124,6 +148,12 @@ impl Registry {
                 burst: c.burst,
                 items_per_second: c.items_per_second,
                 items_burst: c.items_burst,
+                client_certs: c
+                    .client_cert_sha256
+                    .iter()
+                    .filter_map(|h| parse_sha256(h))
+                    .collect(),
+                client_subject: c.client_cert_subject.clone(),
             });
             for h in &c.api_key_sha256 {
                 if let Some(d) = parse_sha256(h) {
@@ -221,6 +251,8 @@ mod tests {
             items_per_second: 1.0,
             items_burst: 1,
             webhook: None,
+            client_cert_sha256: Vec::new(),
+            client_cert_subject: None,
         }
     }
 

@@ -81,12 +81,13 @@ pub fn spawn_index_reloader(gw: &Shared) {
     });
 }
 
-/// Binds `listener` and returns the server (not yet awaited). Must be called inside a Tokio
-/// runtime; starts the index reloader.
+/// Binds `listener` (with TLS when `[server.tls]` is set) and returns the server (not yet
+/// awaited). Must be called inside a Tokio runtime; starts the index reloader.
 pub fn start(gw: Shared, listener: TcpListener) -> std::io::Result<(SocketAddr, Server)> {
     let addr = listener.local_addr()?;
     spawn_index_reloader(&gw);
     let workers = gw.config.workers;
+    let tls = gw.config.server.tls.clone();
     let data = web::Data::new(gw);
     let server = HttpServer::new(move || {
         let metrics = data.metrics.clone();
@@ -117,7 +118,14 @@ pub fn start(gw: Shared, listener: TcpListener) -> std::io::Result<(SocketAddr, 
     .workers(workers)
     .shutdown_timeout(30)
     .disable_signals()
-    .listen(listener)?
+    .on_connect(crate::tls::on_connect);
+    let server = match &tls {
+        Some(cfg) => server.listen_openssl(
+            listener,
+            crate::tls::acceptor(cfg).map_err(std::io::Error::other)?,
+        )?,
+        None => server.listen(listener)?,
+    }
     .run();
     Ok((addr, server))
 }
@@ -138,7 +146,12 @@ pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
         None
     };
     let (addr, server) = start(Arc::clone(&gw), listener)?;
-    tracing::info!(%addr, "sp-gateway listening");
+    let scheme = if gw.config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%addr, scheme, "sp-gateway listening");
     let handle = server.handle();
     let task = tokio::spawn(server);
     tokio::select! {

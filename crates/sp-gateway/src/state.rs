@@ -142,6 +142,24 @@ impl Gateway {
         let route = req.match_pattern().unwrap_or_default();
         let (kind, sp, prefix) = match self.registry.authenticate(req) {
             AuthOutcome::Ok(sp) => {
+                let cert = req.conn_data::<crate::tls::ClientCert>();
+                if !sp.client_cert_allowed(cert) {
+                    self.metrics
+                        .auth_failures
+                        .with_label_values(&["client_cert"])
+                        .inc();
+                    self.audit.record(
+                        "auth_failed",
+                        Some(&sp.id),
+                        json!({
+                            "why": "client_cert_mismatch",
+                            "client_cert_sha256": cert.map(|c| hex::encode(c.sha256)),
+                            "route": route,
+                            "peer": req.peer_addr().map(|a| a.ip().to_string()),
+                        }),
+                    );
+                    return Err(ApiError::Unauthenticated);
+                }
                 if let Err(e) = sp.allow(purpose) {
                     self.audit.record(
                         "auth_refused",

@@ -10,6 +10,11 @@
 //! audit_log = "/var/log/jpki-pf/gateway-audit.jsonl"
 //! id_secret_file = "/etc/jpki-pf/gateway-id.secret"   # >= 32 bytes, shared by all replicas
 //!
+//! [server.tls]                   # optional: HTTPS, and mTLS with client_ca
+//! cert = "/etc/jpki-pf/gateway.crt"
+//! key = "/etc/jpki-pf/gateway.key"
+//! client_ca = "/etc/jpki-pf/sp-clients-ca.pem"
+//!
 //! [trust]
 //! hierarchy = "production"        # or "test" (O=JPKI-TEST only)
 //! roots = [{ path = "/etc/jpki-pf/roots/sign-2023.der", sha256 = "..." }]
@@ -50,6 +55,8 @@
 //! items_per_second = 2000
 //! items_burst = 100000
 //! webhook = { url = "https://bank-a.example/jpki-events", secret_file = "/etc/jpki-pf/bank-a.whsec" }
+//! client_cert_sha256 = ["<hex>"]  # optional (mTLS): the key only works from these client certs
+//! client_cert_subject = "C=JP, O=Bank A, CN=bank-a-api"   # optional, the same idea by subject
 //! ```
 
 use std::net::SocketAddr;
@@ -57,9 +64,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod tls;
 mod validate;
 mod webhooks;
 
+pub use tls::{ServerConfig, TlsConfig};
 pub use webhooks::WebhooksConfig;
 
 /// Configuration errors: every problem found, at once.
@@ -97,6 +106,9 @@ pub struct Config {
     /// HTTP worker threads.
     #[serde(default = "default_workers")]
     pub workers: usize,
+    /// The listener: HTTPS and mutual TLS.
+    #[serde(default)]
+    pub server: ServerConfig,
     /// Where crl-sync writes snapshots.
     pub snapshot_dir: PathBuf,
     /// The append-only audit log (動作記録).
@@ -287,6 +299,14 @@ pub struct SpConfig {
     /// Optional initial webhook (can be changed with `PUT /v1/webhook`).
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
+    /// With mTLS: SHA-256 (hex) of the DER of each client certificate this SP's keys may be used
+    /// from; empty = any certificate the client CA accepts.
+    #[serde(default)]
+    pub client_cert_sha256: Vec<String>,
+    /// With mTLS: the exact subject the client certificate must have, written as its entries in
+    /// order, `SHORTNAME=value` joined by `, ` (e.g. `C=JP, O=Bank A, CN=bank-a-api`).
+    #[serde(default)]
+    pub client_cert_subject: Option<String>,
 }
 
 /// A webhook endpoint.

@@ -86,6 +86,12 @@ impl Config {
         for p in self.webhooks.problems() {
             bad(p);
         }
+        if let Some(tls) = &self.server.tls {
+            for p in tls.problems() {
+                bad(p);
+            }
+        }
+        let mtls = self.server.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
         let mut ids = HashSet::new();
         let mut hashes = HashSet::new();
         for sp in &self.sp {
@@ -137,6 +143,28 @@ impl Config {
                 bad(format!(
                     "sp {:?}: items_burst {} is below limits.max_bulk_items {}: a full bulk request could never pass",
                     sp.id, sp.items_burst, self.limits.max_bulk_items
+                ));
+            }
+            for h in &sp.client_cert_sha256 {
+                if parse_sha256(h).is_none() {
+                    bad(format!(
+                        "sp {:?}: client_cert_sha256 {h:?} is not a SHA-256 hex digest",
+                        sp.id
+                    ));
+                }
+            }
+            if sp
+                .client_cert_subject
+                .as_ref()
+                .is_some_and(|s| s.trim().is_empty())
+            {
+                bad(format!("sp {:?}: client_cert_subject is empty", sp.id));
+            }
+            let bound = !sp.client_cert_sha256.is_empty() || sp.client_cert_subject.is_some();
+            if bound && !mtls {
+                bad(format!(
+                    "sp {:?}: client_cert_* needs server.tls.client_ca (no client certificate is asked for otherwise)",
+                    sp.id
                 ));
             }
             if let Some(w) = &sp.webhook {

@@ -226,6 +226,10 @@ pub struct Opts {
     pub crl_age_hours: Option<(i64, u32)>,
     /// J-LIS base URL.
     pub jlis: Option<String>,
+    /// Lines of a `[server.tls]` table (HTTPS; `base` is then `https://`).
+    pub tls: Option<String>,
+    /// Extra lines in bank-a's and bank-b's `[[sp]]` tables.
+    pub sp_extra: [String; 2],
 }
 
 pub async fn start(opts: Opts) -> Gw {
@@ -258,9 +262,14 @@ pub async fn start(opts: Opts) -> Gw {
         .jlis
         .map(|u| format!("[jlis]\nbase_url = \"{u}\"\ntimeout_ms = 3000\n"))
         .unwrap_or_default();
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    let tls = opts
+        .tls
+        .map(|t| format!("[server.tls]\n{t}\n"))
+        .unwrap_or_default();
     let text = format!(
         "listen = \"127.0.0.1:0\"\nworkers = 2\nsnapshot_dir = \"{}\"\naudit_log = \"{}\"\nid_secret_file = \"{}\"\n\
-         [trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\ntimeout_ms = 300\n[index]\nreload_interval_ms = 100\n\
+         {tls}[trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\ntimeout_ms = 300\n[index]\nreload_interval_ms = 100\n\
          [limits]\nmax_json_bytes = 65536\nmax_bulk_json_bytes = 16777216\n[login]\nchallenge_ttl_secs = 5\n\
          [webhooks]\ndelta_stream = \"{DELTA_STREAM}\"\nblock_ms = 100\ntimeout_ms = 1000\nclaim_idle_ms = 2500\n\
          max_attempts = 4\nbackoff_initial_ms = 100\nbackoff_max_ms = 400\n{jlis}{}{}{}{}",
@@ -269,8 +278,15 @@ pub async fn start(opts: Opts) -> Gw {
         secret.display(),
         roots.join(", "),
         redis.url(),
-        sp_toml("bank-a", KEY_A, all, 10_000.0, 10_000, &revoked),
-        sp_toml("bank-b", KEY_B, all, 10_000.0, 10_000, ""),
+        sp_toml(
+            "bank-a",
+            KEY_A,
+            all,
+            10_000.0,
+            10_000,
+            &format!("{revoked}{}", opts.sp_extra[0])
+        ),
+        sp_toml("bank-b", KEY_B, all, 10_000.0, 10_000, &opts.sp_extra[1]),
         sp_toml("bank-slow", KEY_SLOW, all, 0.5, 3, ""),
         sp_toml("bank-status", KEY_STATUS_ONLY, "\"status\"", 100.0, 100, ""),
     );
@@ -282,7 +298,7 @@ pub async fn start(opts: Opts) -> Gw {
     let handle = server.handle();
     tokio::spawn(server);
     Gw {
-        base: format!("http://{addr}"),
+        base: format!("{scheme}://{addr}"),
         redis,
         dir,
         snap,
