@@ -9,9 +9,16 @@
 //!   nextUpdate + `grace_secs`;
 //! - **unknown** (`TRY_LATER`) otherwise: no set loaded, no snapshot for the CA key, or stale.
 //!
-//! The freshness is the CA key's stalest partition. Certificates name their partition only as a
-//! DirName in cRLDistributionPoints, which crl-sync does not record against partition ids, so
-//! the conservative choice is taken: one stale municipality CRL makes the whole CA key unknown.
+//! Freshness is per CRL partition (J-LIS splits CRLs per municipality):
+//! - a **listed** certificate is answered with the thisUpdate/nextUpdate of the partition whose
+//!   CRL listed it;
+//! - a **not listed** certificate uses the partition that covers it, when the certificate is at
+//!   hand (KYC, login) and its cRLDistributionPoints name a partition: a partition whose id is the
+//!   distribution point itself (a URI, or a DirName written as `C=JP, O=JPKI, …, CN=…`), or the one
+//!   `index.crl_dp_partitions` maps it to;
+//! - otherwise (no certificate at hand, as in status checks by id, or no mapping) the CA key's
+//!   **stalest** partition: one stale municipality CRL makes every such answer unknown (fail
+//!   closed).
 
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -136,8 +143,21 @@ impl Status {
     }
 }
 
-/// Looks a certificate up in one snapshot set at `now`.
+/// Looks a certificate up in one snapshot set at `now`, with no partition known for it.
 pub fn status_in(set: Option<&SnapshotSet>, key_id: &[u8], serial: &Serial, now: i64, grace: i64) -> Status {
+    status_in_partition(set, key_id, serial, now, grace, &[])
+}
+
+/// Looks a certificate up in one snapshot set at `now`; `partitions` are the partition ids the
+/// certificate may belong to (from [`partition_candidates`]), the first one the snapshot has wins.
+pub fn status_in_partition(
+    set: Option<&SnapshotSet>,
+    key_id: &[u8],
+    serial: &Serial,
+    now: i64,
+    grace: i64,
+    partitions: &[String],
+) -> Status {
     let Some(set) = set else {
         return Status::Unknown {
             why: "no revocation index is loaded",
@@ -150,17 +170,20 @@ pub fn status_in(set: Option<&SnapshotSet>, key_id: &[u8], serial: &Serial, now:
             freshness: None,
         };
     };
-    let freshness = snap.stalest_partition().map(|p| Freshness {
+    let of = |p: &revocation::PartitionMeta| Freshness {
         this_update: p.this_update,
         next_update: p.next_update,
-    });
+    };
     if let Some(r) = snap.lookup(serial) {
+        // The CRL that listed it (J-LIS never un-revokes, so its freshness does not change the answer).
         return Status::Revoked {
             revoked_at: r.revoked_at,
             reason: r.reason,
-            freshness,
+            freshness: snap.freshness_for(Some(r.partition)).map(of),
         };
     }
+    let own = partitions.iter().find_map(|p| snap.partition_index(p));
+    let freshness = snap.freshness_for(own).map(of);
     match freshness {
         Some(f) if now < f.next_update.saturating_add(grace.max(0)) && f.this_update <= now => {
             Status::Good(f)
@@ -182,6 +205,7 @@ pub fn status_in(set: Option<&SnapshotSet>, key_id: &[u8], serial: &Serial, now:
 pub struct IndexSource<'a> {
     set: Option<&'a SnapshotSet>,
     grace: i64,
+    partitions: Vec<String>,
     last: Cell<Option<Freshness>>,
     looked_up: Cell<bool>,
 }
@@ -192,9 +216,16 @@ impl<'a> IndexSource<'a> {
         IndexSource {
             set,
             grace,
+            partitions: Vec::new(),
             last: Cell::new(None),
             looked_up: Cell::new(false),
         }
+    }
+
+    /// The partition ids the certificate being verified may belong to ([`partition_candidates`]).
+    pub fn with_partitions(mut self, partitions: Vec<String>) -> IndexSource<'a> {
+        self.partitions = partitions;
+        self
     }
 
     /// The freshness of the CRL the verifier's lookup used, if it made one.
@@ -211,7 +242,14 @@ impl<'a> IndexSource<'a> {
 impl RevocationSource for IndexSource<'_> {
     fn status(&self, issuer_key_id: &[u8], serial: &Serial, at_unix: i64) -> RevocationStatus {
         self.looked_up.set(true);
-        match status_in(self.set, issuer_key_id, serial, at_unix, self.grace) {
+        match status_in_partition(
+            self.set,
+            issuer_key_id,
+            serial,
+            at_unix,
+            self.grace,
+            &self.partitions,
+        ) {
             Status::Good(f) => {
                 self.last.set(Some(f));
                 RevocationStatus::Good {
@@ -287,6 +325,35 @@ impl Index {
     }
 }
 
+/// The partition ids a certificate (DER) may belong to: each full name of its
+/// cRLDistributionPoints (a URI as is, a DirName as `SHORTNAME=value` entries joined by `, `),
+/// mapped through `map` when it has an entry, else as is. Empty when the certificate does not
+/// parse or names no distribution point (the caller then fails closed on the stalest partition).
+pub fn partition_candidates(der: &[u8], map: &std::collections::HashMap<String, String>) -> Vec<String> {
+    let Ok(cert) = openssl::x509::X509::from_der(der) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for dp in cert.crl_distribution_points().iter().flatten().take(8) {
+        for name in dp
+            .distpoint()
+            .and_then(|d| d.fullname())
+            .into_iter()
+            .flatten()
+            .take(8)
+        {
+            let text = name
+                .uri()
+                .map(str::to_owned)
+                .or_else(|| name.directory_name().map(crate::tls::subject_line));
+            if let Some(t) = text {
+                out.push(map.get(&t).cloned().unwrap_or(t));
+            }
+        }
+    }
+    out
+}
+
 /// Unix seconds as RFC 3339 (UTC).
 pub fn rfc3339(unix: i64) -> String {
     verifier::report::rfc3339(unix)
@@ -295,4 +362,106 @@ pub fn rfc3339(unix: i64) -> String {
 /// Now, unix seconds.
 pub fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use revocation::{IndexBuilder, PartitionMeta};
+
+    use super::*;
+
+    const KEY: &[u8] = b"ca-key-id";
+    const NOW: i64 = 1_800_000_000;
+
+    fn meta(id: &str, this_update: i64, next_update: i64) -> PartitionMeta {
+        PartitionMeta {
+            id: id.to_owned(),
+            crl_number: vec![1],
+            this_update,
+            next_update,
+            source_sha256: [0; 32],
+            entries: 0,
+        }
+    }
+
+    /// `fresh` lists serial 5; `stale` (past nextUpdate) lists serial 7.
+    fn set() -> SnapshotSet {
+        let mut b = IndexBuilder::new(KEY).unwrap();
+        let fresh = b.add_partition(meta("fresh", NOW - 600, NOW + 3600)).unwrap();
+        let stale = b.add_partition(meta("stale", NOW - 7200, NOW - 60)).unwrap();
+        b.push_serial(&serial(5), NOW - 900, Some(Reason::KeyCompromise), fresh)
+            .unwrap();
+        b.push_serial(&serial(7), NOW - 9000, None, stale).unwrap();
+        SnapshotSet::new(vec![b.finish().unwrap()]).unwrap()
+    }
+
+    fn serial(n: u8) -> Serial {
+        Serial::from_magnitude(&[n]).unwrap()
+    }
+
+    fn serial_of(n: u64) -> Serial {
+        serial(u8::try_from(n).unwrap())
+    }
+
+    fn freshness(s: &Status) -> Option<Freshness> {
+        match s {
+            Status::Good(f) => Some(*f),
+            Status::Revoked { freshness, .. } | Status::Unknown { freshness, .. } => *freshness,
+        }
+    }
+
+    #[test]
+    fn answers_use_the_freshness_of_their_own_partition() {
+        let set = set();
+        let fresh = Freshness {
+            this_update: NOW - 600,
+            next_update: NOW + 3600,
+        };
+        let stale = Freshness {
+            this_update: NOW - 7200,
+            next_update: NOW - 60,
+        };
+        let at = |serial: u64, parts: &[&str]| {
+            let parts: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
+            status_in_partition(Some(&set), KEY, &serial_of(serial), NOW, 0, &parts)
+        };
+        // Listed: the partition that listed it, not the stalest.
+        let r = at(5, &[]);
+        assert!(matches!(
+            r,
+            Status::Revoked {
+                reason: Some(Reason::KeyCompromise),
+                ..
+            }
+        ));
+        assert_eq!(freshness(&r), Some(fresh));
+        assert_eq!(freshness(&at(7, &["fresh"])), Some(stale));
+        // Not listed, in the fresh partition: good with that CRL's dates.
+        assert_eq!(at(6, &["fresh"]), Status::Good(fresh));
+        assert_eq!(at(6, &["no-such-partition", "fresh"]), Status::Good(fresh));
+        // Not listed, partition unknown or stale: unknown (fail closed on the stalest).
+        for parts in [&[][..], &["no-such-partition"][..], &["stale"][..]] {
+            let s = at(6, parts);
+            assert!(matches!(s, Status::Unknown { .. }), "{parts:?}: {s:?}");
+            assert_eq!(freshness(&s), Some(stale));
+        }
+        assert_eq!(status_in(Some(&set), KEY, &serial(6), NOW, 0), at(6, &[]));
+        // The verifier's source carries the partitions too.
+        let src = IndexSource::new(Some(&set), 0).with_partitions(vec!["fresh".into()]);
+        assert!(matches!(
+            src.status(KEY, &serial(6), NOW),
+            RevocationStatus::Good { source_updated_at, .. } if source_updated_at == NOW - 600
+        ));
+        let src = IndexSource::new(Some(&set), 0);
+        assert!(matches!(
+            src.status(KEY, &serial(6), NOW),
+            RevocationStatus::Unknown { .. }
+        ));
+    }
+
+    #[test]
+    fn no_candidates_from_garbage() {
+        assert!(partition_candidates(b"not a certificate", &Default::default()).is_empty());
+    }
 }

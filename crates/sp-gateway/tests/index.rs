@@ -170,3 +170,59 @@ async fn no_index_is_not_ready_and_never_good() {
     assert_eq!(st, 200);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_name_their_crl_partition() {
+    let s = sim();
+    let h = s.issue("2023", false);
+    let gw = start(Default::default()).await;
+    let none = std::collections::HashMap::new();
+    let dp = sp_gateway::index::partition_candidates(&h.sign_der, &none);
+    assert_eq!(dp.len(), 1, "{dp:?}");
+    let dp = dp[0].clone();
+    assert!(
+        dp.starts_with("C=JP, O=JPKI, OU=") && dp.ends_with(" CRLDP"),
+        "{dp}"
+    );
+    // crl-sync's partition ids in these tests are "<ca>/<municipality>"; map the DirName to it.
+    let ca = dp
+        .split(", ")
+        .filter_map(|e| e.strip_prefix("OU="))
+        .find(|ou| ou.starts_with("sign-"))
+        .unwrap();
+    let code = dp.rsplit("CN=").next().unwrap().trim_end_matches(" CRLDP");
+    let id = format!("{ca}/{code}");
+    let map = [(dp.clone(), id.clone())].into_iter().collect();
+    assert_eq!(
+        sp_gateway::index::partition_candidates(&h.sign_der, &map),
+        vec![id.clone()]
+    );
+    // The mapped id is a partition of the live snapshot, and a good answer carries its dates.
+    let set = gw.gw.index.load().unwrap();
+    let (_, v) = gw.kyc(KEY_A, &h, b"partition").await;
+    let key_id = set
+        .snapshots()
+        .find(|snap| snap.partition_index(&id).is_some())
+        .map(|snap| snap.issuer_key_id().to_vec())
+        .expect("a snapshot has the partition");
+    let serial = Serial::from_hex(v["certificate"]["serial"].as_str().unwrap()).unwrap();
+    let status = sp_gateway::index::status_in_partition(
+        Some(&set),
+        &key_id,
+        &serial,
+        now().unix_timestamp(),
+        0,
+        std::slice::from_ref(&id),
+    );
+    let part = set.get(&key_id).unwrap().partitions()
+        [usize::from(set.get(&key_id).unwrap().partition_index(&id).unwrap())]
+    .clone();
+    assert_eq!(
+        status,
+        sp_gateway::index::Status::Good(sp_gateway::index::Freshness {
+            this_update: part.this_update,
+            next_update: part.next_update
+        })
+    );
+    gw.stop().await;
+}

@@ -26,6 +26,7 @@
 //! [index]
 //! reload_interval_ms = 2000
 //! grace_secs = 0                  # answers stay "good" this long past nextUpdate
+//! crl_dp_partitions = { "<cRLDistributionPoints name>" = "<crl-sync partition id>" }
 //!
 //! [limits]
 //! max_json_bytes = 1048576        # verifications, logins, consents
@@ -187,6 +188,10 @@ pub struct IndexConfig {
     pub reload_interval_ms: u64,
     /// How long past a CRL's nextUpdate answers may still be "good".
     pub grace_secs: i64,
+    /// A certificate's cRLDistributionPoints name (URI, or DirName as `C=JP, O=JPKI, …, CN=…`) →
+    /// the crl-sync partition id whose freshness applies to it. A name that is itself a partition
+    /// id needs no entry; a certificate with no known partition uses its CA key's stalest one.
+    pub crl_dp_partitions: std::collections::HashMap<String, String>,
 }
 
 impl Default for IndexConfig {
@@ -194,6 +199,7 @@ impl Default for IndexConfig {
         IndexConfig {
             reload_interval_ms: 2000,
             grace_secs: 0,
+            crl_dp_partitions: std::collections::HashMap::new(),
         }
     }
 }
