@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use jpki::{Reason, Serial};
 
-use crate::entry::{Entry, PartitionMeta, reason_byte};
+use crate::entry::{Entry, PartitionMeta, reason_byte, reason_nibble};
 use crate::error::{Error, Result};
 use crate::format::{
-    Checksum, FORMAT_VERSION, HEADER_LEN, Header, MAX_KEY_ID_LEN, Section, WIDE_SERIAL_LEN, check_partition,
-    encode_partitions,
+    COMPACT_KEY_BITS, COMPACT_RECORD, Checksum, FORMAT_VERSION, FULL_RECORD, HEADER_LEN, Header,
+    MAX_KEY_ID_LEN, Section, WIDE_SERIAL_LEN, check_partition, compact_pack, encode_partitions,
 };
 use crate::snapshot::Snapshot;
 use crate::store;
@@ -292,7 +292,7 @@ impl IndexBuilder {
             }
         }
 
-        let (dir_min, dir_shift, dir) = directory(&self.narrow);
+        let (dir_min, record_width, dir_shift, dir) = directory(&self.narrow);
         let table = encode_partitions(&self.partitions);
         let partition_width = match self.partitions.len() {
             0 | 1 => 0,
@@ -306,6 +306,7 @@ impl IndexBuilder {
             self.narrow.len() as u64,
             self.wide.len() as u64,
             partition_width,
+            record_width,
             dir_buckets,
             table.len() as u64,
         )
@@ -318,13 +319,14 @@ impl IndexBuilder {
             duplicates,
             partition_count: self.partitions.len() as u32,
             partition_width,
+            record_width,
             key_id: self.key_id,
             dir_min,
             dir_shift,
             dir_buckets,
             sections,
         };
-        debug_assert_eq!(FORMAT_VERSION, 1);
+        debug_assert_eq!(FORMAT_VERSION, 2);
         Ok(Prepared {
             header,
             table,
@@ -405,26 +407,44 @@ fn dedup_wide(v: &mut Vec<WideRec>, rank_of: &impl Fn(u16) -> u32) -> u64 {
     dropped
 }
 
-/// The lookup directory: bucket `b` holds the serials `s` with `(s - min) >> shift == b`, and
-/// `dir[b]` is the index of its first entry (`dir[buckets] == n`). The shift is the smallest that
-/// keeps the buckets at most `n / 4`, so the directory costs at most one byte per entry and a
-/// bucket of near-sequential serials fits in a cache line or two.
-pub(crate) fn directory_params(n: usize, min: u64, max: u64) -> (u32, usize) {
-    let target = (n / 4).max(2) as u64;
+/// Average entries per directory bucket the shift aims for (between this and twice this).
+pub(crate) const BUCKET_DENSITY: usize = 8;
+
+/// The lookup directory and record layout for `n` narrow serials from `min` to `max`: bucket `b`
+/// holds the serials `s` with `(s - min) >> shift == b`, and `dir[b]` is the index of its first
+/// entry (`dir[buckets] == n`). The shift is the smallest that keeps the buckets below
+/// `n / BUCKET_DENSITY`, so the directory costs about half a byte per entry and a bucket is a
+/// cache line or two of records.
+///
+/// Records are compact (8 bytes) when the shift is at most [`COMPACT_KEY_BITS`], or can be lowered
+/// to it with at most `n / 4 + 64` buckets (the directory then costs at most a byte per entry);
+/// otherwise (serials spread over more than about `n * 2^26`, e.g. random 64-bit serials) they are
+/// full (13 bytes).
+///
+/// Returns (record width, shift, bucket count).
+pub(crate) fn directory_params(n: usize, min: u64, max: u64) -> (u8, u32, usize) {
+    let target = (n / BUCKET_DENSITY).max(2) as u64;
     let range = max.saturating_sub(min);
     let mut shift = 0u32;
     while shift < 63 && (range >> shift) >= target {
         shift += 1;
     }
-    (shift, ((range >> shift) + 1) as usize)
+    if shift <= COMPACT_KEY_BITS {
+        return (COMPACT_RECORD, shift, ((range >> shift) + 1) as usize);
+    }
+    let forced = range >> COMPACT_KEY_BITS;
+    if forced < (n / 4) as u64 + 64 {
+        return (COMPACT_RECORD, COMPACT_KEY_BITS, (forced + 1) as usize);
+    }
+    (FULL_RECORD, shift, ((range >> shift) + 1) as usize)
 }
 
-fn directory(narrow: &[u128]) -> (u64, u32, Vec<u32>) {
+fn directory(narrow: &[u128]) -> (u64, u8, u32, Vec<u32>) {
     let (Some(&first), Some(&last)) = (narrow.first(), narrow.last()) else {
-        return (0, 0, vec![0]);
+        return (0, COMPACT_RECORD, 0, vec![0]);
     };
     let min = narrow_serial(first);
-    let (shift, buckets) = directory_params(narrow.len(), min, narrow_serial(last));
+    let (width, shift, buckets) = directory_params(narrow.len(), min, narrow_serial(last));
     let mut dir = Vec::with_capacity(buckets + 1);
     for (i, &v) in narrow.iter().enumerate() {
         let b = ((narrow_serial(v) - min) >> shift) as usize;
@@ -435,7 +455,7 @@ fn directory(narrow: &[u128]) -> (u64, u32, Vec<u32>) {
     while dir.len() <= buckets {
         dir.push(narrow.len() as u32);
     }
-    (min, shift, dir)
+    (min, width, shift, dir)
 }
 
 /// Writes through a buffer while checksumming; pads sections to 8 bytes.
@@ -502,17 +522,23 @@ impl Prepared {
         for d in &self.dir {
             e.put(&d.to_le_bytes())?;
         }
-        section(&mut e, Section::NarrowSerials)?;
-        for &v in &self.narrow {
-            e.put(&narrow_serial(v).to_le_bytes())?;
-        }
-        section(&mut e, Section::NarrowTimes)?;
-        for &v in &self.narrow {
-            e.put(&offset(narrow_time(v)).to_le_bytes())?;
-        }
-        section(&mut e, Section::NarrowReasons)?;
-        for &v in &self.narrow {
-            e.put(&[narrow_reason(v)])?;
+        section(&mut e, Section::NarrowRecords)?;
+        if h.record_width == COMPACT_RECORD {
+            for &v in &self.narrow {
+                let key = narrow_serial(v).wrapping_sub(h.dir_min);
+                let rec = compact_pack(key, reason_nibble(narrow_reason(v)), offset(narrow_time(v)));
+                e.put(&rec.to_le_bytes())?;
+            }
+        } else {
+            let mut rec = [0u8; FULL_RECORD as usize];
+            for &v in &self.narrow {
+                let (serial, rest) = rec.split_at_mut(8);
+                serial.copy_from_slice(&narrow_serial(v).to_le_bytes());
+                let (time, reason) = rest.split_at_mut(4);
+                time.copy_from_slice(&offset(narrow_time(v)).to_le_bytes());
+                reason.fill(narrow_reason(v));
+                e.put(&rec)?;
+            }
         }
         section(&mut e, Section::NarrowPartitions)?;
         for &v in &self.narrow {

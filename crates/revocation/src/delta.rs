@@ -98,36 +98,51 @@ pub fn changes<'a>(old: Option<&'a Snapshot>, new: &'a Snapshot) -> Changes<'a> 
 
 struct Side<'a> {
     snap: &'a Snapshot,
-    narrow: &'a [[u8; 8]],
+    narrow_len: usize,
     wide: &'a [[u8; WIDE_SERIAL_LEN]],
+    /// Directory bucket of the last narrow entry read (the walk goes forward).
+    hint: usize,
+    /// The last narrow serial read, by index.
+    last: Option<(usize, u64)>,
 }
 
 impl<'a> Side<'a> {
     fn of(snap: &'a Snapshot) -> Side<'a> {
         Side {
             snap,
-            narrow: snap.narrow_serials(),
+            narrow_len: snap.len() - snap.wide_len(),
             wide: snap.wide_serials(),
+            hint: 0,
+            last: None,
         }
     }
 
     fn len(&self, wide: bool) -> usize {
-        if wide { self.wide.len() } else { self.narrow.len() }
+        if wide { self.wide.len() } else { self.narrow_len }
     }
 
-    fn cmp(&self, i: usize, other: &Side<'_>, j: usize, wide: bool) -> Option<Ordering> {
+    fn narrow(&mut self, i: usize) -> Option<u64> {
+        if let Some((at, v)) = self.last
+            && at == i
+        {
+            return Some(v);
+        }
+        let v = self.snap.narrow_serial_at(i, &mut self.hint)?;
+        self.last = Some((i, v));
+        Some(v)
+    }
+
+    fn cmp(&mut self, i: usize, other: &mut Side<'_>, j: usize, wide: bool) -> Option<Ordering> {
         if wide {
             Some(self.wide.get(i)?.cmp(other.wide.get(j)?))
         } else {
-            let a = u64::from_le_bytes(*self.narrow.get(i)?);
-            let b = u64::from_le_bytes(*other.narrow.get(j)?);
-            Some(a.cmp(&b))
+            Some(self.narrow(i)?.cmp(&other.narrow(j)?))
         }
     }
 
-    fn entry(&self, i: usize, wide: bool) -> Option<Entry> {
-        let narrow = self.narrow.len();
-        self.snap.entry(if wide { narrow + i } else { i })
+    fn entry(&mut self, i: usize, wide: bool) -> Option<Entry> {
+        let at = if wide { self.narrow_len + i } else { i };
+        self.snap.entry_with_hint(at, &mut self.hint)
     }
 }
 
@@ -168,16 +183,16 @@ impl Iterator for Changes<'_> {
                 self.j = 0;
                 continue;
             }
-            let ord = match &self.old {
+            let ord = match &mut self.old {
                 _ if i >= old_len => Ordering::Greater,
                 _ if j >= new_len => Ordering::Less,
-                Some(old) => old.cmp(i, &self.new, j, wide)?,
+                Some(old) => old.cmp(i, &mut self.new, j, wide)?,
                 None => Ordering::Greater,
             };
             match ord {
                 Ordering::Less => {
                     self.i += 1;
-                    if let Some(e) = self.old.as_ref().and_then(|o| o.entry(i, wide)) {
+                    if let Some(e) = self.old.as_mut().and_then(|o| o.entry(i, wide)) {
                         return Some(Change::Removed(e));
                     }
                 }
@@ -190,12 +205,8 @@ impl Iterator for Changes<'_> {
                 Ordering::Equal => {
                     self.i += 1;
                     self.j += 1;
-                    let old = self.old.as_ref()?;
-                    let (pa, pb) = if wide {
-                        (old.snap.payload(true, i), self.new.snap.payload(true, j))
-                    } else {
-                        (old.snap.payload(false, i), self.new.snap.payload(false, j))
-                    };
+                    let old = self.old.as_mut()?;
+                    let (pa, pb) = (old.snap.payload(wide, i), self.new.snap.payload(wide, j));
                     if let (Some(a), Some(b)) = (pa, pb)
                         && (a.revoked_at != b.revoked_at || a.reason != b.reason)
                         && let (Some(old), Some(new)) = (old.entry(i, wide), self.new.entry(j, wide))

@@ -66,6 +66,26 @@ pub(crate) fn reason_byte(reason: Option<Reason>) -> u8 {
     reason.map_or(NO_REASON, Reason::code)
 }
 
+/// The reason nibble of a compact record: the CRLReason code (0 to 10), or
+/// [`crate::format::COMPACT_NO_REASON`] for none.
+pub(crate) fn reason_nibble(byte: u8) -> u8 {
+    if byte == NO_REASON {
+        crate::format::COMPACT_NO_REASON
+    } else {
+        byte & 0xF
+    }
+}
+
+/// Decodes a compact record's reason nibble; `Err(())` for a nibble that is not a CRLReason.
+#[inline]
+pub(crate) fn decode_nibble(nibble: u8) -> Result<Option<Reason>, ()> {
+    if nibble == crate::format::COMPACT_NO_REASON {
+        Ok(None)
+    } else {
+        decode_reason(nibble)
+    }
+}
+
 /// Decodes a stored reason byte; `Err(())` for a byte that is neither a CRLReason nor [`NO_REASON`].
 #[inline]
 pub(crate) fn decode_reason(byte: u8) -> Result<Option<Reason>, ()> {
@@ -98,6 +118,13 @@ mod tests {
         }
         assert!(decode_reason(7).is_err());
         assert!(decode_reason(11).is_err());
+        for r in Reason::ALL {
+            let b = reason_byte(Some(r));
+            assert_eq!(decode_nibble(reason_nibble(b)), Ok(Some(r)));
+        }
+        assert_eq!(decode_nibble(reason_nibble(NO_REASON)), Ok(None));
+        assert!(decode_nibble(7).is_err());
+        assert!(decode_nibble(11).is_err());
         for b in 0..=255u8 {
             let expected = if b == NO_REASON {
                 Ok(None)

@@ -7,9 +7,9 @@ use crate::error::{Error, Result};
 /// First eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"JPKIREV\0";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Size of the fixed header.
-pub const HEADER_LEN: usize = 272;
+pub const HEADER_LEN: usize = 240;
 /// Size of the trailing checksum.
 pub const TRAILER_LEN: usize = 8;
 /// Width of a stored wide serial: big-endian magnitude, right-aligned, zero-filled on the left.
@@ -23,18 +23,54 @@ pub const MAX_KEY_ID_LEN: usize = 32;
 pub enum Section {
     PartitionTable = 0,
     Directory = 1,
-    NarrowSerials = 2,
-    NarrowTimes = 3,
-    NarrowReasons = 4,
-    NarrowPartitions = 5,
-    WideSerials = 6,
-    WideTimes = 7,
-    WideReasons = 8,
-    WidePartitions = 9,
+    NarrowRecords = 2,
+    NarrowPartitions = 3,
+    WideSerials = 4,
+    WideTimes = 5,
+    WideReasons = 6,
+    WidePartitions = 7,
 }
 
 /// Number of sections.
-pub const SECTIONS: usize = 10;
+pub const SECTIONS: usize = 8;
+
+/// Width of a compact narrow record: one little-endian `u64` holding the low [`COMPACT_KEY_BITS`]
+/// bits of `serial - min` (bits 0 to 27), the reason nibble (bits 28 to 31) and the time offset
+/// (bits 32 to 63). The key in the low 32 bits lets a bucket scan compare 32-bit lanes.
+pub const COMPACT_RECORD: u8 = 8;
+/// Width of a full narrow record: serial `u64`, time offset `u32`, reason byte (unaligned).
+pub const FULL_RECORD: u8 = 13;
+/// Serial bits a compact record keeps; the directory shift is at most this, so a bucket's serials
+/// agree on every higher bit.
+pub const COMPACT_KEY_BITS: u32 = 28;
+/// Mask of the key bits of a compact record.
+pub const COMPACT_KEY_MASK: u64 = (1 << COMPACT_KEY_BITS) - 1;
+/// A compact record from its key bits, reason nibble and time offset.
+#[inline]
+pub fn compact_pack(key: u64, nibble: u8, time: u32) -> u64 {
+    (key & COMPACT_KEY_MASK) | (u64::from(nibble & 0xF) << COMPACT_KEY_BITS) | (u64::from(time) << 32)
+}
+
+/// The key bits of a compact record.
+#[inline]
+pub fn compact_key(rec: u64) -> u64 {
+    rec & COMPACT_KEY_MASK
+}
+
+/// The reason nibble of a compact record.
+#[inline]
+pub fn compact_nibble(rec: u64) -> u8 {
+    ((rec >> COMPACT_KEY_BITS) & 0xF) as u8
+}
+
+/// The time offset of a compact record.
+#[inline]
+pub fn compact_time(rec: u64) -> u32 {
+    (rec >> 32) as u32
+}
+
+/// The reason nibble of a compact record that stands for "no reasonCode".
+pub const COMPACT_NO_REASON: u8 = 0xF;
 const SECTION_TABLE_AT: usize = 112;
 
 /// The decoded fixed header.
@@ -47,6 +83,8 @@ pub struct Header {
     pub duplicates: u64,
     pub partition_count: u32,
     pub partition_width: u8,
+    /// Narrow record width: [`COMPACT_RECORD`] or [`FULL_RECORD`].
+    pub record_width: u8,
     pub key_id: Vec<u8>,
     pub dir_min: u64,
     pub dir_shift: u32,
@@ -66,6 +104,7 @@ impl Header {
         narrow: u64,
         wide: u64,
         width: u8,
+        record_width: u8,
         dir_buckets: u32,
         table_len: u64,
     ) -> Option<([(u64, u64); SECTIONS], u64)> {
@@ -73,9 +112,7 @@ impl Header {
         let lens = [
             table_len,
             (u64::from(dir_buckets) + 1).checked_mul(4)?,
-            narrow.checked_mul(8)?,
-            narrow.checked_mul(4)?,
-            narrow,
+            narrow.checked_mul(u64::from(record_width))?,
             narrow.checked_mul(w)?,
             wide.checked_mul(WIDE_SERIAL_LEN as u64)?,
             wide.checked_mul(4)?,
@@ -104,7 +141,12 @@ impl Header {
         w.put(&self.wide_count.to_le_bytes());
         w.put(&self.duplicates.to_le_bytes());
         w.put(&self.partition_count.to_le_bytes());
-        w.put(&[self.partition_width, self.key_id.len() as u8, 0, 0]);
+        w.put(&[
+            self.partition_width,
+            self.key_id.len() as u8,
+            self.record_width,
+            0,
+        ]);
         let mut key = [0u8; MAX_KEY_ID_LEN];
         for (d, s) in key.iter_mut().zip(&self.key_id) {
             *d = *s;
@@ -158,6 +200,7 @@ impl Header {
             duplicates: le_u64(h, 48),
             partition_count: le_u32(h, 56),
             partition_width: h.get(60).copied().unwrap_or(0xFF),
+            record_width: h.get(62).copied().unwrap_or(0),
             key_id: h.get(64..64 + key_len).unwrap_or_default().to_vec(),
             dir_min: le_u64(h, 96),
             dir_shift: le_u32(h, 104),
@@ -187,6 +230,20 @@ impl Header {
         if header.dir_shift >= 64 {
             return Err(Error::corrupt("directory shift", 104, "64 or more"));
         }
+        match header.record_width {
+            COMPACT_RECORD if header.dir_shift > COMPACT_KEY_BITS => {
+                return Err(Error::corrupt(
+                    "directory shift",
+                    104,
+                    "above the compact key width",
+                ));
+            }
+            COMPACT_RECORD | FULL_RECORD => {}
+            _ => return Err(Error::corrupt("record width", 62, "neither 8 nor 13")),
+        }
+        if h.get(63) != Some(&0) {
+            return Err(Error::corrupt("reserved", 63, "not zero"));
+        }
         if header.base_time.checked_add(i64::from(u32::MAX)).is_none() {
             return Err(Error::corrupt("base time", 24, "too large"));
         }
@@ -194,6 +251,7 @@ impl Header {
             header.narrow_count,
             header.wide_count,
             header.partition_width,
+            header.record_width,
             header.dir_buckets,
             header.sections.first().map_or(0, |s| s.1),
         )

@@ -11,18 +11,50 @@ use crate::entry::PartitionMeta;
 use crate::error::Result;
 use crate::store::{self, SnapshotSet};
 
+/// A per-thread cached view of a [`SnapshotHolder`] (see [`SnapshotHolder::reader`]).
+pub struct HolderReader<'a> {
+    cache: arc_swap::cache::Cache<&'a ArcSwapOption<SnapshotSet>, Option<Arc<SnapshotSet>>>,
+}
+
+impl std::fmt::Debug for HolderReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HolderReader").finish_non_exhaustive()
+    }
+}
+
+impl HolderReader<'_> {
+    /// The holder's current set (`None` before the first load).
+    #[inline]
+    pub fn load(&mut self) -> Option<&SnapshotSet> {
+        self.cache.load().as_deref()
+    }
+}
+
 /// Holds the snapshot set that answers lookups.
 #[derive(Debug, Default)]
 pub struct SnapshotHolder {
     current: ArcSwapOption<SnapshotSet>,
     /// Serialises reloads only; readers never take it.
     reload: Mutex<()>,
+    /// Whether reloads read snapshots into private huge-page memory ([`SnapshotSet::load_dir`])
+    /// rather than mapping the files ([`SnapshotSet::open_dir`]).
+    private: bool,
 }
 
 impl SnapshotHolder {
     /// A holder with no set loaded (not ready).
     pub fn new() -> SnapshotHolder {
         SnapshotHolder::default()
+    }
+
+    /// A holder whose reloads read each snapshot into private memory in huge pages
+    /// ([`SnapshotSet::load_dir`]): lookups take fewer TLB misses, for one private copy of the
+    /// index per process (about 8.5 bytes per revoked certificate).
+    pub fn with_private_copies() -> SnapshotHolder {
+        SnapshotHolder {
+            private: true,
+            ..SnapshotHolder::default()
+        }
     }
 
     /// A holder with `set` loaded.
@@ -36,6 +68,16 @@ impl SnapshotHolder {
     /// a held guard keeps an old set (and its mapping) alive after a swap.
     pub fn load(&self) -> Guard<Option<Arc<SnapshotSet>>> {
         self.current.load()
+    }
+
+    /// A reader for one thread's hot loop: it keeps the current set and, on each
+    /// [`HolderReader::load`], only compares one pointer with the holder's (no atomic
+    /// read-modify-write, so consecutive lookups overlap their cache misses). It sees a swap on
+    /// its next `load`; while it lives it keeps the set it last loaded alive.
+    pub fn reader(&self) -> HolderReader<'_> {
+        HolderReader {
+            cache: arc_swap::cache::Cache::new(&self.current),
+        }
     }
 
     /// The current set as an `Arc`, for holding across an await point or a long job.
@@ -65,7 +107,11 @@ impl SnapshotHolder {
         if on_disk == loaded {
             return Ok(false);
         }
-        let set = SnapshotSet::open_dir(dir)?;
+        let set = if self.private {
+            SnapshotSet::load_dir(dir)?
+        } else {
+            SnapshotSet::open_dir(dir)?
+        };
         self.swap_in(set);
         Ok(true)
     }

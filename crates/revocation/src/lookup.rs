@@ -1,13 +1,18 @@
-//! Lookups: the directory narrows a narrow serial to one small block (a cache line or two for
-//! near-sequential serials), which is then scanned; wide serials use a binary search (they are rare).
+//! Lookups: the directory narrows a narrow serial to one small bucket (8 to 16 records on average:
+//! a cache line or two), which is then scanned without branches; wide serials use a binary search
+//! (they are rare).
+//!
+//! A compact record holds the serial's key bits, the reason and the time in one `u64`, so a hit
+//! costs two dependent memory reads (directory, then record) plus the partition byte when the
+//! snapshot has several partitions.
 
 use jpki::Serial;
 
 use crate::entry::Revoked;
-use crate::format::WIDE_SERIAL_LEN;
+use crate::format::{COMPACT_KEY_MASK, COMPACT_RECORD, FULL_RECORD, WIDE_SERIAL_LEN, compact_key};
 use crate::snapshot::Snapshot;
 
-/// Blocks up to this length are scanned without branches; longer ones (skewed serials) are
+/// Buckets up to this length are scanned without branches; longer ones (skewed serials) are
 /// binary-searched.
 const SCAN_LIMIT: usize = 32;
 
@@ -24,11 +29,23 @@ pub(crate) fn wide_key(serial: &Serial) -> Option<[u8; WIDE_SERIAL_LEN]> {
 }
 
 #[inline]
-fn position_in(block: &[[u8; 8]], x: u64) -> usize {
+fn compact_rec(r: &[u8; 8]) -> u64 {
+    u64::from_le_bytes(*r)
+}
+
+#[inline]
+fn full_key(r: &[u8; FULL_RECORD as usize]) -> u64 {
+    let (k, _) = r.split_first_chunk::<8>().unwrap_or((&[0xFF; 8], &[]));
+    u64::from_le_bytes(*k)
+}
+
+/// Index of the first record of `block` whose key is not below `x`.
+#[inline]
+fn position_in<R>(block: &[R], x: u64, key: impl Fn(&R) -> u64) -> usize {
     if block.len() <= SCAN_LIMIT {
-        block.iter().filter(|s| u64::from_le_bytes(**s) < x).count()
+        block.iter().filter(|r| key(r) < x).count()
     } else {
-        block.partition_point(|s| u64::from_le_bytes(*s) < x)
+        block.partition_point(|r| key(r) < x)
     }
 }
 
@@ -49,7 +66,8 @@ impl Snapshot {
     /// [`Snapshot::lookup`] for a serial that fits in 8 octets.
     #[inline]
     pub fn lookup_u64(&self, serial: u64) -> Option<Revoked> {
-        self.lookup_narrow(serial)
+        let i = self.find_narrow(serial)?;
+        self.payload(false, i)
     }
 
     /// Whether `serial` is listed.
@@ -63,58 +81,38 @@ impl Snapshot {
     /// Looks up many serials at once, appending one answer per serial to `out`, in order.
     ///
     /// Same answers as [`Snapshot::lookup`], faster for bulk status checks: the probes are taken
-    /// in groups whose directory and block reads are issued before any of them is searched, so
+    /// in groups whose directory and record reads are issued before any of them is searched, so
     /// their cache misses overlap instead of queueing.
     pub fn lookup_batch(&self, serials: &[Serial], out: &mut Vec<Option<Revoked>>) {
         out.reserve(serials.len());
-        let dir = self.directory();
-        let keys = self.narrow_serials();
-        let times = self.section(crate::format::Section::NarrowTimes);
-        let reasons = self.section(crate::format::Section::NarrowReasons);
-        let min = self.header.dir_min;
-        let shift = self.header.dir_shift;
-        let buckets = u64::from(self.header.dir_buckets);
+        let compact = self.compact_records();
+        let full = self.full_records();
+        let is_compact = self.header.record_width == COMPACT_RECORD;
         for group in serials.chunks(BATCH) {
             // Stage 1: directory reads (independent of one another).
             let mut bounds = [(0usize, 0usize); BATCH];
             for (slot, s) in bounds.iter_mut().zip(group) {
-                if let Some(b) = s
-                    .as_u64()
-                    .and_then(|x| x.checked_sub(min))
-                    .map(|d| d >> shift)
-                    .filter(|b| *b < buckets)
-                    && let (Some(lo), Some(hi)) = (dir.get(b as usize), dir.get(b as usize + 1))
-                {
-                    *slot = (u32::from_le_bytes(*lo) as usize, u32::from_le_bytes(*hi) as usize);
+                if let Some(b) = s.as_u64().and_then(|x| self.bucket(x)) {
+                    *slot = b;
                 }
             }
-            // Stage 2: touch each block's first key and payload so all the misses overlap, then
-            // search.
+            // Stage 2: touch each bucket's first record so all the misses overlap.
             let mut touch = 0u64;
             for &(lo, hi) in &bounds {
                 if lo < hi {
-                    touch ^= keys.get(lo).map_or(0, |k| u64::from_le_bytes(*k))
-                        ^ u64::from(times.get(lo * 4).copied().unwrap_or(0))
-                        ^ u64::from(reasons.get(lo).copied().unwrap_or(0));
+                    touch ^= if is_compact {
+                        compact.get(lo).map_or(0, compact_rec)
+                    } else {
+                        full.get(lo).map_or(0, full_key)
+                    };
                 }
             }
             std::hint::black_box(touch);
-            let mut found = [None::<usize>; BATCH];
-            for ((slot, &(lo, hi)), s) in found.iter_mut().zip(&bounds).zip(group) {
-                *slot = match s.as_u64() {
-                    Some(x) => keys.get(lo..hi).and_then(|block| {
-                        let pos = position_in(block, x);
-                        (block.get(pos).map(|k| u64::from_le_bytes(*k)) == Some(x)).then_some(lo + pos)
-                    }),
-                    None => None,
-                };
-            }
-            // Stage 3: payloads.
-            for (i, s) in found.iter().zip(group) {
-                out.push(match (i, s.as_u64()) {
-                    (Some(i), _) => self.payload(false, *i),
-                    (None, Some(_)) => None,
-                    (None, None) => self.lookup(s),
+            // Stage 3: search and read the payloads.
+            for (&(lo, hi), s) in bounds.iter().zip(group) {
+                out.push(match s.as_u64() {
+                    Some(x) => self.search(lo, hi, x).and_then(|i| self.payload(false, i)),
+                    None => self.lookup(s),
                 });
             }
         }
@@ -135,32 +133,27 @@ impl Snapshot {
         Some((lo, hi))
     }
 
-    /// Index of a narrow serial in the narrow arrays.
+    /// The index of `x` among the narrow records `lo..hi` (its bucket), if listed.
+    #[inline]
+    fn search(&self, lo: usize, hi: usize, x: u64) -> Option<usize> {
+        if self.header.record_width == COMPACT_RECORD {
+            let key = x.wrapping_sub(self.header.dir_min) & COMPACT_KEY_MASK;
+            let recs = self.compact_records();
+            let block = recs.get(lo..hi)?;
+            let pos = position_in(block, key, |r| compact_key(compact_rec(r)));
+            (block.get(pos).map(|r| compact_key(compact_rec(r))) == Some(key)).then_some(lo + pos)
+        } else {
+            let block = self.full_records().get(lo..hi)?;
+            let pos = position_in(block, x, full_key);
+            (block.get(pos).map(full_key) == Some(x)).then_some(lo + pos)
+        }
+    }
+
+    /// Index of a narrow serial in the narrow records.
     #[inline]
     pub(crate) fn find_narrow(&self, x: u64) -> Option<usize> {
         let (lo, hi) = self.bucket(x)?;
-        let block = self.narrow_serials().get(lo..hi)?;
-        let pos = position_in(block, x);
-        (block.get(pos).map(|k| u64::from_le_bytes(*k)) == Some(x)).then_some(lo + pos)
-    }
-
-    /// [`Snapshot::lookup_u64`]. Before searching the bucket it touches the payload of the
-    /// bucket's first entry: those cache lines usually hold the payload of the entry found too, so
-    /// reading it no longer waits for the search (two dependent memory reads per hit, not three).
-    #[inline]
-    fn lookup_narrow(&self, x: u64) -> Option<Revoked> {
-        let (lo, hi) = self.bucket(x)?;
-        let times = self.section(crate::format::Section::NarrowTimes);
-        let reasons = self.section(crate::format::Section::NarrowReasons);
-        let warm = times.get(lo * 4).copied().unwrap_or(0) ^ reasons.get(lo).copied().unwrap_or(0);
-        std::hint::black_box(warm);
-        let block = self.narrow_serials().get(lo..hi)?;
-        let pos = position_in(block, x);
-        if block.get(pos).map(|k| u64::from_le_bytes(*k)) == Some(x) {
-            self.payload(false, lo + pos)
-        } else {
-            None
-        }
+        self.search(lo, hi, x)
     }
 
     /// Index of a wide serial in the wide arrays.

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use jpki::Serial;
 use memmap2::Mmap;
 
-use crate::entry::{Entry, PartitionMeta, decode_reason};
+use crate::entry::{Entry, PartitionMeta, decode_nibble, decode_reason};
 use crate::error::{Error, Result};
 use crate::format::{
-    Checksum, HEADER_LEN, Header, SECTIONS, Section, TRAILER_LEN, WIDE_SERIAL_LEN, decode_partitions, le_u64,
+    COMPACT_KEY_MASK, COMPACT_RECORD, Checksum, FULL_RECORD, HEADER_LEN, Header, SECTIONS, Section,
+    TRAILER_LEN, WIDE_SERIAL_LEN, compact_key, compact_nibble, compact_time, decode_partitions, le_u64,
 };
 use crate::store::{self, FileStamp};
 
@@ -160,21 +161,33 @@ impl Snapshot {
 
     fn check_arrays(&self) -> Result<()> {
         let at = |s: Section| self.range(s).start;
-        // Narrow serials: strictly increasing, and the directory is exactly the one they imply.
-        let serials = self.narrow_serials();
+        // Narrow records: strictly increasing serials, and the directory is exactly the one they
+        // imply; compact records also keep the key bits their bucket implies and a valid reason.
+        let n = self.header.narrow_count as usize;
         let dir = self.directory();
-        let min = self.header.dir_min;
-        let shift = self.header.dir_shift;
         let buckets = self.header.dir_buckets as usize;
-        if serials.is_empty() {
-            if buckets != 0 || dir.first().map(|d| u32::from_le_bytes(*d)) != Some(0) {
+        let dir_at = |b: usize| dir.get(b).map(|d| u32::from_le_bytes(*d) as usize);
+        let bad_dir = || Error::corrupt("directory", at(Section::Directory), "does not match the serials");
+        if dir_at(0) != Some(0) || dir_at(buckets) != Some(n) {
+            return Err(bad_dir());
+        }
+        if dir
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if u32::from_le_bytes(*a) > u32::from_le_bytes(*b)))
+        {
+            return Err(bad_dir());
+        }
+        let compact = self.header.record_width == COMPACT_RECORD;
+        if n == 0 {
+            if buckets != 0 || !compact {
                 return Err(Error::corrupt("directory", at(Section::Directory), "not empty"));
             }
         } else {
-            let first = serials.first().map_or(0, |s| u64::from_le_bytes(*s));
-            let last = serials.last().map_or(0, |s| u64::from_le_bytes(*s));
-            let expected = crate::builder::directory_params(serials.len(), first, last);
-            if min != first || (shift, buckets) != expected {
+            let first = self.narrow_serial_at(0, &mut 0).unwrap_or(0);
+            let last = self.narrow_serial_at(n - 1, &mut 0).unwrap_or(0);
+            let expected = crate::builder::directory_params(n, first, last);
+            let found = (self.header.record_width, self.header.dir_shift, buckets);
+            if self.header.dir_min != first || found != expected {
                 return Err(Error::corrupt(
                     "directory",
                     96,
@@ -182,33 +195,43 @@ impl Snapshot {
                 ));
             }
         }
+        let rec_at = |i: usize| at(Section::NarrowRecords) + usize::from(self.header.record_width) * i;
         let mut prev: Option<u64> = None;
-        let mut next_bucket = 0usize;
-        let bad_dir = || Error::corrupt("directory", at(Section::Directory), "does not match the serials");
-        let dir_at = |b: usize| dir.get(b).map(|d| u32::from_le_bytes(*d) as usize);
-        for (i, s) in serials.iter().enumerate() {
-            let v = u64::from_le_bytes(*s);
+        let mut hint = 0usize;
+        for i in 0..n {
+            let b = self.bucket_of(i, &mut hint).ok_or_else(bad_dir)?;
+            let v = self.narrow_serial_at(i, &mut hint).ok_or_else(bad_dir)?;
             if prev.is_some_and(|p| p >= v) {
                 return Err(Error::corrupt(
-                    "narrow serials",
-                    at(Section::NarrowSerials) + 8 * i,
+                    "narrow records",
+                    rec_at(i),
                     "not strictly increasing",
                 ));
             }
             prev = Some(v);
-            let b = ((v - min) >> shift) as usize;
-            while next_bucket <= b {
-                if dir_at(next_bucket) != Some(i) {
-                    return Err(bad_dir());
-                }
-                next_bucket += 1;
-            }
-        }
-        while next_bucket <= buckets {
-            if dir_at(next_bucket) != Some(serials.len()) {
+            if v.checked_sub(self.header.dir_min)
+                .map(|d| (d >> self.header.dir_shift) as usize)
+                != Some(b)
+            {
                 return Err(bad_dir());
             }
-            next_bucket += 1;
+            let reason_ok = if compact {
+                let r = self.compact_record(i).unwrap_or(0);
+                let key_ok = compact_key(r) == (v - self.header.dir_min) & COMPACT_KEY_MASK;
+                if !key_ok {
+                    return Err(Error::corrupt(
+                        "narrow records",
+                        rec_at(i),
+                        "key bits do not match the bucket",
+                    ));
+                }
+                decode_nibble(compact_nibble(r)).is_ok()
+            } else {
+                self.full_record(i).is_some_and(|r| decode_reason(r[12]).is_ok())
+            };
+            if !reason_ok {
+                return Err(Error::corrupt("narrow records", rec_at(i), "not a CRLReason"));
+            }
         }
         // Wide serials: strictly increasing and really wider than 8 octets.
         let wide = self.wide_serials();
@@ -230,13 +253,16 @@ impl Snapshot {
                 ));
             }
         }
-        for (s, field) in [
-            (Section::NarrowReasons, "narrow reasons"),
-            (Section::WideReasons, "wide reasons"),
-        ] {
-            if let Some(i) = self.section(s).iter().position(|r| decode_reason(*r).is_err()) {
-                return Err(Error::corrupt(field, at(s) + i, "not a CRLReason"));
-            }
+        if let Some(i) = self
+            .section(Section::WideReasons)
+            .iter()
+            .position(|r| decode_reason(*r).is_err())
+        {
+            return Err(Error::corrupt(
+                "wide reasons",
+                at(Section::WideReasons) + i,
+                "not a CRLReason",
+            ));
         }
         let count = self.partitions.len();
         for (s, field) in [
@@ -281,9 +307,74 @@ impl Snapshot {
         self.section(Section::Directory).as_chunks::<4>().0
     }
 
+    /// Narrow record `i` of a compact snapshot, as its `u64`.
     #[inline]
-    pub(crate) fn narrow_serials(&self) -> &[[u8; 8]] {
-        self.section(Section::NarrowSerials).as_chunks::<8>().0
+    pub(crate) fn compact_record(&self, i: usize) -> Option<u64> {
+        self.compact_records().get(i).map(|r| u64::from_le_bytes(*r))
+    }
+
+    #[inline]
+    pub(crate) fn compact_records(&self) -> &[[u8; 8]] {
+        self.section(Section::NarrowRecords).as_chunks::<8>().0
+    }
+
+    #[inline]
+    pub(crate) fn full_records(&self) -> &[[u8; FULL_RECORD as usize]] {
+        self.section(Section::NarrowRecords)
+            .as_chunks::<{ FULL_RECORD as usize }>()
+            .0
+    }
+
+    #[inline]
+    pub(crate) fn full_record(&self, i: usize) -> Option<&[u8; FULL_RECORD as usize]> {
+        self.full_records().get(i)
+    }
+
+    /// The directory bucket holding narrow entry `i`. `hint` is a bucket to start from (the
+    /// previous answer when walking in order, so a walk costs O(1) per entry); it is updated.
+    #[inline]
+    pub(crate) fn bucket_of(&self, i: usize, hint: &mut usize) -> Option<usize> {
+        let dir = self.directory();
+        let start = |b: usize| dir.get(b).map(|d| u32::from_le_bytes(*d) as usize);
+        let buckets = self.header.dir_buckets as usize;
+        let mut b = *hint;
+        // A few steps forward from the hint (a walk in order), else a binary search.
+        if b < buckets && start(b)? <= i {
+            for _ in 0..8 {
+                if start(b + 1)? > i {
+                    *hint = b;
+                    return Some(b);
+                }
+                b += 1;
+                if b >= buckets {
+                    break;
+                }
+            }
+        }
+        b = dir
+            .partition_point(|d| u32::from_le_bytes(*d) as usize <= i)
+            .checked_sub(1)?;
+        if b >= buckets {
+            return None;
+        }
+        *hint = b;
+        Some(b)
+    }
+
+    /// The serial of narrow entry `i`; `hint` as for [`Snapshot::bucket_of`].
+    #[inline]
+    pub(crate) fn narrow_serial_at(&self, i: usize, hint: &mut usize) -> Option<u64> {
+        if self.header.record_width == COMPACT_RECORD {
+            let b = self.bucket_of(i, hint)? as u64;
+            let shift = self.header.dir_shift;
+            let low = compact_key(self.compact_record(i)?) & ((1u64 << shift) - 1);
+            Some(self.header.dir_min.wrapping_add(b << shift).wrapping_add(low))
+        } else {
+            let r = self.full_record(i)?;
+            let mut s = [0u8; 8];
+            s.copy_from_slice(r.get(..8)?);
+            Some(u64::from_le_bytes(s))
+        }
     }
 
     #[inline]
@@ -293,34 +384,40 @@ impl Snapshot {
             .0
     }
 
-    /// Time, reason and partition of entry `i` of the narrow (`wide == false`) or wide array.
     #[inline]
-    pub(crate) fn payload(&self, wide: bool, i: usize) -> Option<crate::Revoked> {
-        let (times, reasons, parts) = if wide {
-            (Section::WideTimes, Section::WideReasons, Section::WidePartitions)
+    fn partition_at(&self, wide: bool, i: usize) -> Option<u16> {
+        let parts = if wide {
+            Section::WidePartitions
         } else {
-            (
-                Section::NarrowTimes,
-                Section::NarrowReasons,
-                Section::NarrowPartitions,
-            )
+            Section::NarrowPartitions
         };
-        let offset = self
-            .section(times)
-            .as_chunks::<4>()
-            .0
-            .get(i)
-            .map(|t| u32::from_le_bytes(*t))?;
-        let reason = decode_reason(*self.section(reasons).get(i)?).ok()?;
-        let partition = match self.header.partition_width {
+        Some(match self.header.partition_width {
             1 => u16::from(*self.section(parts).get(i)?),
             2 => u16::from_le_bytes(*self.section(parts).as_chunks::<2>().0.get(i)?),
             _ => 0,
+        })
+    }
+
+    /// Time, reason and partition of entry `i` of the narrow (`wide == false`) or wide array.
+    #[inline]
+    pub(crate) fn payload(&self, wide: bool, i: usize) -> Option<crate::Revoked> {
+        let (offset, reason) = if wide {
+            let t = self.section(Section::WideTimes).as_chunks::<4>().0.get(i)?;
+            let reason = decode_reason(*self.section(Section::WideReasons).get(i)?).ok()?;
+            (u32::from_le_bytes(*t), reason)
+        } else if self.header.record_width == COMPACT_RECORD {
+            let r = self.compact_record(i)?;
+            (compact_time(r), decode_nibble(compact_nibble(r)).ok()?)
+        } else {
+            let r = self.full_record(i)?;
+            let mut t = [0u8; 4];
+            t.copy_from_slice(r.get(8..12)?);
+            (u32::from_le_bytes(t), decode_reason(r[12]).ok()?)
         };
         Some(crate::Revoked {
             revoked_at: self.header.base_time + i64::from(offset),
             reason,
-            partition,
+            partition: self.partition_at(wide, i)?,
         })
     }
 
@@ -376,6 +473,12 @@ impl Snapshot {
         self.len() == 0
     }
 
+    /// Width in bytes of a narrow record: 8 (compact: serials of at most 8 octets that lie close
+    /// enough together, as JPKI's do) or 13 (full).
+    pub fn record_width(&self) -> u8 {
+        self.header.record_width
+    }
+
     /// Entries with serials wider than 8 octets.
     pub fn wide_len(&self) -> usize {
         self.header.wide_count as usize
@@ -411,14 +514,20 @@ impl Snapshot {
         Entries {
             snapshot: self,
             next: 0,
+            hint: 0,
         }
     }
 
     /// Entry `i` in serial order (`0..len()`).
     pub fn entry(&self, i: usize) -> Option<Entry> {
+        self.entry_with_hint(i, &mut 0)
+    }
+
+    /// [`Snapshot::entry`], with a directory hint for walks in order.
+    pub(crate) fn entry_with_hint(&self, i: usize, hint: &mut usize) -> Option<Entry> {
         let narrow = self.header.narrow_count as usize;
         let (serial, wide, j) = if i < narrow {
-            let s = u64::from_le_bytes(*self.narrow_serials().get(i)?);
+            let s = self.narrow_serial_at(i, hint)?;
             (Serial::from_u64(s), false, i)
         } else {
             let j = i - narrow;
@@ -448,6 +557,7 @@ impl Snapshot {
 pub struct Entries<'a> {
     snapshot: &'a Snapshot,
     next: usize,
+    hint: usize,
 }
 
 impl Iterator for Entries<'_> {
@@ -457,7 +567,7 @@ impl Iterator for Entries<'_> {
         while self.next < self.snapshot.len() {
             let i = self.next;
             self.next += 1;
-            if let Some(e) = self.snapshot.entry(i) {
+            if let Some(e) = self.snapshot.entry_with_hint(i, &mut self.hint) {
                 return Some(e);
             }
         }

@@ -256,6 +256,18 @@ impl SnapshotSet {
         SnapshotSet::new(snapshots)
     }
 
+    /// [`SnapshotSet::open_dir`], but each snapshot read into private memory in huge pages
+    /// ([`Snapshot::load`]): faster lookups (fewer TLB misses) for one private copy per process.
+    pub fn load_dir(dir: &Path) -> Result<SnapshotSet> {
+        let mut snapshots = Vec::new();
+        for (_, files) in list(dir)? {
+            if let Some((_, path)) = files.last() {
+                snapshots.push(Snapshot::load(path)?);
+            }
+        }
+        SnapshotSet::new(snapshots)
+    }
+
     /// The snapshots, by issuer key id.
     pub fn snapshots(&self) -> std::slice::Iter<'_, Snapshot> {
         self.snapshots.iter()

@@ -70,10 +70,13 @@ fn typed_errors() {
     b[0] = b'X';
     assert!(matches!(Snapshot::from_bytes(b), Err(Error::BadMagic)));
     let mut b = bytes.clone();
-    b[8] = 2;
+    b[8] = 1; // version 1 files (separate serial, time and reason arrays) are no longer read
     assert!(matches!(
         Snapshot::from_bytes(b),
-        Err(Error::UnsupportedVersion { found: 2, .. })
+        Err(Error::UnsupportedVersion {
+            found: 1,
+            supported: 2
+        })
     ));
     let mut b = bytes.clone();
     let n = b.len();

@@ -30,6 +30,16 @@ struct Push {
     partition: usize,
 }
 
+/// Serials that fit compact records: at most 8 octets, spread over less than 2^32.
+fn compact_serial_strategy() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        (0x0100_0000u64..0x0100_0400).prop_map(|v| v.to_be_bytes().to_vec()),
+        // Spread over 2^31: the directory shift is capped at the compact key width.
+        (0x0100_0000u64..0x8100_0000).prop_map(|v| v.to_be_bytes().to_vec()),
+        (0x0100_0000u64..0x0100_0040).prop_map(|v| v.to_be_bytes()[4..].to_vec()),
+    ]
+}
+
 fn serial_strategy() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         // A small pool so duplicates are common.
@@ -57,11 +67,15 @@ fn serial_strategy() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn pushes(max: usize) -> impl Strategy<Value = (Vec<i64>, Vec<Push>)> {
+    pushes_of(max, serial_strategy().boxed())
+}
+
+fn pushes_of(max: usize, serials: BoxedStrategy<Vec<u8>>) -> impl Strategy<Value = (Vec<i64>, Vec<Push>)> {
     (
         proptest::collection::vec(0i64..5, 1..5),
         proptest::collection::vec(
             (
-                serial_strategy(),
+                serials,
                 1_600_000_000i64..1_600_100_000,
                 0usize..REASONS.len(),
                 0usize..8,
@@ -208,6 +222,36 @@ proptest! {
         let loaded = Snapshot::load(&path).unwrap();
         check_against(&loaded, &m, &updates, &pushes, &absent);
         prop_assert_eq!(Snapshot::open_latest(dir.path(), KEY).unwrap().unwrap().generation(), Some(1));
+    }
+
+    #[test]
+    fn compact_records_agree_with_model(
+        (updates, pushes) in pushes_of(400, compact_serial_strategy().boxed()),
+        absent in proptest::collection::vec(compact_serial_strategy(), 0..50),
+    ) {
+        let m = model(&updates, &pushes);
+        let snap = build(&updates, &pushes).finish().unwrap();
+        prop_assert_eq!(snap.record_width(), 8);
+        check_against(&snap, &m, &updates, &pushes, &absent);
+        let reopened = Snapshot::from_bytes(snap.as_bytes().to_vec()).unwrap();
+        check_against(&reopened, &m, &updates, &pushes, &absent);
+        // And the delta against a full-record snapshot of the same entries plus one spread serial.
+        let mut wide_spread = pushes.clone();
+        for serial in [1u64, u64::MAX] {
+            wide_spread.push(Push {
+                magnitude: serial.to_be_bytes().to_vec(),
+                time: 1_600_000_000,
+                reason: None,
+                partition: 0,
+            });
+        }
+        let full = build(&updates, &wide_spread).finish().unwrap();
+        prop_assert_eq!(full.record_width(), 13);
+        let d = delta(&snap, &full);
+        prop_assert_eq!(d.added.len(), 2);
+        prop_assert!(d.removed.is_empty() && d.changed.is_empty());
+        let m_full = model(&updates, &wide_spread);
+        check_against(&full, &m_full, &updates, &wide_spread, &absent);
     }
 
     #[test]

@@ -286,7 +286,7 @@ impl Index {
     /// unloaded: not ready, every answer unknown).
     pub fn open(dir: PathBuf, grace: i64) -> Index {
         let idx = Index {
-            holder: SnapshotHolder::new(),
+            holder: SnapshotHolder::with_private_copies(),
             dir,
             grace,
         };
