@@ -79,12 +79,14 @@ crl)
     --partition synthetic --now 2026-11-23T08:00:00Z --json
   cp "$WORK/last.out" "$WORK/ingest2.json"
   jq -r '.snapshots[0] | "   +\(.added) -\(.removed), delta \(.delta_seconds)s, whole ingest '"$T"'s"' "$WORK/ingest2.json"
-  check "delta of two unrelated ${ENTRIES}-entry snapshots, seconds" "$(jq -r '.snapshots[0].delta_seconds' "$WORK/ingest2.json")" "<=" 1
+  check "delta walk of two unrelated ${ENTRIES}-entry snapshots (counts), seconds" "$(jq -r '.snapshots[0].delta_seconds' "$WORK/ingest2.json")" "<=" 1
 
   say "revocation: random lookups in the ${ENTRIES}-entry snapshot (half present, half absent)"
   cargo run -q --release --locked -p revocation --example probe -- "$WORK/snap" 4000000 | tee "$WORK/probe.txt"
   check "delta, next day's list (1/97 expired, 200k new), seconds" "$(sed -n 's/^delta next-day seconds \([0-9.]*\)$/\1/p' "$WORK/probe.txt")" "<=" 1
-  check "single lookups per CPU-second, millions" "$(sed -n 's/^lookup single per-cpu-M\/s \([0-9.]*\)$/\1/p' "$WORK/probe.txt")" ">=" 10
+  check "single lookups in the issuer's snapshot per CPU-second, millions" "$(sed -n 's/^lookup single per-cpu-M\/s \([0-9.]*\)$/\1/p' "$WORK/probe.txt")" ">=" 10
+  printf '   (information: the same through a per-thread holder reader: %s M/s)\n' \
+    "$(sed -n 's/^lookup via holder reader per-cpu-M\/s \([0-9.]*\)$/\1/p' "$WORK/probe.txt")"
   check "batched lookups (4096 per batch) per CPU-second, millions" "$(sed -n 's/^lookup batch per-cpu-M\/s \([0-9.]*\)$/\1/p' "$WORK/probe.txt")" ">=" 10
 
   say "OpenSSL's own parser on a ${SMALL}-entry CRL, next to ours"

@@ -25,7 +25,73 @@ pub struct CrlInput {
     /// Partition id (from the configuration, or the file name for `ingest`).
     pub partition: String,
     /// The bytes.
-    pub bytes: Vec<u8>,
+    pub bytes: CrlBytes,
+}
+
+/// The bytes of a CRL: a vector (an HTTP body), or a file read into private memory in huge pages
+/// (a multi-hundred-megabyte CRL costs far fewer page faults that way).
+pub struct CrlBytes(Storage);
+
+enum Storage {
+    Vec(Vec<u8>),
+    Huge(memmap2::MmapMut, usize),
+}
+
+impl std::fmt::Debug for CrlBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CrlBytes({} bytes)", self.len())
+    }
+}
+
+impl From<Vec<u8>> for CrlBytes {
+    fn from(v: Vec<u8>) -> CrlBytes {
+        CrlBytes(Storage::Vec(v))
+    }
+}
+
+impl std::ops::Deref for CrlBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Storage::Vec(v) => v,
+            Storage::Huge(m, len) => m.get(..*len).unwrap_or_default(),
+        }
+    }
+}
+
+impl CrlBytes {
+    /// Reads a whole file (of at most `max` bytes: a longer one is an `InvalidData` error, whatever
+    /// its length was when it was checked before).
+    pub fn read_file(path: &Path, max: u64) -> std::io::Result<CrlBytes> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        let too_long = || std::io::Error::new(std::io::ErrorKind::InvalidData, "file larger than the limit");
+        if len > max {
+            return Err(too_long());
+        }
+        let len = usize::try_from(len).map_err(|_| too_long())?;
+        let mut map = memmap2::MmapMut::map_anon(len.max(1))?;
+        // Advice only; THP may be disabled, which is fine.
+        let _ = map.advise(memmap2::Advice::HugePage);
+        let mut filled = 0usize;
+        while let Some(dst) = map.get_mut(filled..len).filter(|d| !d.is_empty()) {
+            match file.read(dst) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // The file grew since it was measured: refuse rather than read a moving target.
+        if file.read(&mut [0u8; 1])? != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "file changed while it was read",
+            ));
+        }
+        Ok(CrlBytes(Storage::Huge(map, filled)))
+    }
 }
 
 /// Limits and clock for a build.
@@ -39,6 +105,9 @@ pub struct BuildOptions {
     pub now: i64,
     /// Snapshot generations kept per CA key.
     pub keep: usize,
+    /// Whether to collect each CA key's delta for publishing ([`BuildReport::deltas`]); when
+    /// false only its counts are reported (an offline ingest publishes nothing).
+    pub collect_deltas: bool,
 }
 
 /// The result of building the snapshots for a set of CRLs.
@@ -154,14 +223,20 @@ fn accept<'a>(
         source,
     };
     let header = parse_crl(der, opts.max_crl_bytes).map_err(rejected)?;
-    let Some(ca) = select_issuer(&header, cas) else {
+    // The SHA-256 of the whole file on a second core while the signature (over the TBS, nearly
+    // the whole file too) is checked here.
+    let (ca, sha) = std::thread::scope(|s| {
+        let sha = s.spawn(|| sha256(der));
+        // select_issuer returns a CA only once verify_signature accepted it (key id, issuer name
+        // and signature), so the signature is not checked a second time.
+        let ca = select_issuer(&header, cas);
+        (ca, sha.join())
+    });
+    let Some(ca) = ca else {
         return Err(no_issuer(partition, &header, cas));
     };
-    // select_issuer already checked a signature for name-only matches; verify_signature also checks
-    // key id and issuer name, and is what makes a key-id match trustworthy.
-    verify_signature(&header, ca).map_err(rejected)?;
+    let sha = sha.map_err(|_| SyncError::Snapshot("the SHA-256 thread panicked".into()))?;
     check_times(&header, opts.now, opts.max_skew_secs).map_err(rejected)?;
-    let sha = sha256(der);
     Ok((
         ca.clone(),
         Accepted {
@@ -347,9 +422,29 @@ fn finish_one(
     let path: PathBuf = builder.write_atomically(out_dir, opts.keep).map_err(snap_err)?;
     let new = revocation::Snapshot::open(&path).map_err(snap_err)?;
     let delta_started = Instant::now();
-    let delta = match &prev {
-        Some(p) => revocation::delta(p, &new),
-        None => revocation::delta_from_empty(&new),
+    let (delta, added, removed) = match (&prev, opts.collect_deltas) {
+        (Some(p), true) => {
+            let d = revocation::delta(p, &new);
+            let (a, r) = (d.added.len() as u64, d.removed.len() as u64);
+            (Some(d), a, r)
+        }
+        (None, true) => {
+            let d = revocation::delta_from_empty(&new);
+            (Some(d), new.len() as u64, 0)
+        }
+        // Counts only: the same merge walk, nothing collected.
+        (Some(p), false) => {
+            let (mut a, mut r) = (0u64, 0u64);
+            for c in revocation::changes(Some(p), &new) {
+                match c {
+                    revocation::Change::Added(_) => a += 1,
+                    revocation::Change::Removed(_) => r += 1,
+                    revocation::Change::Changed { .. } => {}
+                }
+            }
+            (None, a, r)
+        }
+        (None, false) => (None, new.len() as u64, 0),
     };
     let delta_seconds = delta_started.elapsed().as_secs_f64();
     report.snapshots.push(SnapshotSummary {
@@ -360,12 +455,14 @@ fn finish_one(
             .and_then(|p| p.path())
             .map(|p| p.display().to_string()),
         entries: new.len() as u64,
-        added: delta.added.len() as u64,
-        removed: delta.removed.len() as u64,
+        added,
+        removed,
         events_published: None,
         seconds: started.elapsed().as_secs_f64(),
         delta_seconds,
     });
-    report.deltas.push((key_hex, crl_numbers.join("+"), delta));
+    if let Some(delta) = delta {
+        report.deltas.push((key_hex, crl_numbers.join("+"), delta));
+    }
     Ok(())
 }

@@ -170,7 +170,8 @@ pub fn main_with(cli: Cli) -> i32 {
                 crate::build::reject(&mut built, &partition, e);
                 return finish_ingest(summary, built, json);
             }
-            let bytes = match std::fs::read(&crl) {
+            let limit = (max.saturating_mul(3) / 2 + 4096) as u64;
+            let bytes = match crate::build::CrlBytes::read_file(&crl, limit) {
                 Ok(b) => b,
                 Err(e) => {
                     eprintln!("crl-sync: {}: {e}", crl.display());
@@ -194,6 +195,7 @@ pub fn main_with(cli: Cli) -> i32 {
                 max_skew_secs: 300,
                 now: now.unwrap_or_else(now_unix),
                 keep: keep.max(1),
+                collect_deltas: false,
             };
             let pb = progress_bar();
             pb.set_message("indexing");

@@ -118,7 +118,7 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
                 fresh_validators.insert(p.id.clone(), v);
                 inputs_by_ca.entry(p.ca.clone()).or_default().push(CrlInput {
                     partition: p.id.clone(),
-                    bytes: body,
+                    bytes: body.into(),
                 });
             }
             Err(source) => {
@@ -150,6 +150,7 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
         max_skew_secs: i64::try_from(cfg.max_clock_skew_secs).unwrap_or(i64::MAX),
         now,
         keep: cfg.keep_snapshots,
+        collect_deltas: cfg.redis.is_some(),
     };
     // Deltas a previous run could not publish go first, in order; while one is still pending,
     // newer deltas queue behind it.

@@ -64,7 +64,7 @@ fn main() {
         .filter_map(|p| {
             Some(crl_sync::build::CrlInput {
                 partition: format!("{}/{}", p.ca, p.municipality),
-                bytes: std::fs::read(p.crl_file?).unwrap(),
+                bytes: std::fs::read(p.crl_file?).unwrap().into(),
             })
         })
         .collect();
@@ -79,6 +79,7 @@ fn main() {
         max_skew_secs: 300,
         now: now.unix_timestamp(),
         keep: 2,
+        collect_deltas: false,
     };
     std::fs::create_dir_all(&snap).unwrap();
     let rep = crl_sync::build::build_snapshots(&snap, &cas, inputs, &opts, &indicatif::ProgressBar::hidden());

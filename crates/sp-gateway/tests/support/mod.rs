@@ -119,7 +119,7 @@ impl Sim {
             if let Some(f) = &p.crl_file {
                 inputs.push(crl_sync::build::CrlInput {
                     partition: format!("{}/{}", p.ca, p.municipality),
-                    bytes: std::fs::read(f).unwrap(),
+                    bytes: std::fs::read(f).unwrap().into(),
                 });
             }
         }
@@ -135,6 +135,7 @@ impl Sim {
             max_skew_secs: 300,
             now: at.unix_timestamp() + 60,
             keep: 3,
+            collect_deltas: false,
         };
         std::fs::create_dir_all(out).unwrap();
         let report =
