@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use redis::streams::StreamId;
 use serde_json::{Value, json};
@@ -57,8 +56,6 @@ end
 return n
 ";
 
-const MAX_RECOVERY_BATCHES: usize = 100;
-
 /// One outbox entry.
 struct Entry {
     id: String,
@@ -78,18 +75,11 @@ enum Outcome {
 pub(crate) struct Sender {
     ctx: Arc<Ctx>,
     reader: GroupReader,
-    last_claim: Option<Instant>,
-    last_prune: Option<Instant>,
 }
 
 impl Sender {
     pub fn new(ctx: Arc<Ctx>, reader: GroupReader) -> Sender {
-        Sender {
-            ctx,
-            reader,
-            last_claim: None,
-            last_prune: None,
-        }
+        Sender { ctx, reader }
     }
 
     async fn promote_due(&self) -> Result<(), StoreError> {
@@ -310,34 +300,8 @@ impl Stage for Sender {
     async fn step(&mut self) -> Result<(), StoreError> {
         self.reader.ensure_group().await?;
         self.promote_due().await?;
-        if self.reader.recover {
-            for _ in 0..MAX_RECOVERY_BATCHES {
-                let own = self.reader.read_own_pending().await?;
-                if own.is_empty() {
-                    break;
-                }
-                self.handle(own).await?;
-            }
-            self.reader.recover = false;
-        }
-        let claim_every = Duration::from_millis(self.ctx.cfg.claim_idle_ms / 2);
-        if self.last_claim.is_none_or(|t| t.elapsed() >= claim_every) {
-            let claimed = self.reader.claim_stale().await?;
-            self.last_claim = Some(Instant::now());
-            if !claimed.is_empty() {
-                tracing::info!(
-                    entries = claimed.len(),
-                    "webhook deliveries taken over from a stopped replica"
-                );
-                self.handle(claimed).await?;
-            }
-        }
-        let prune_every = Duration::from_secs(3600);
-        if self.last_prune.is_none_or(|t| t.elapsed() >= prune_every) {
-            self.last_prune = Some(Instant::now());
-            self.reader
-                .prune_consumers(Duration::from_millis(self.ctx.cfg.claim_idle_ms * 10).max(prune_every))
-                .await;
+        while let Some(batch) = self.reader.housekeeping().await? {
+            self.handle(batch).await?;
         }
         let new = self.reader.read_new().await?;
         self.handle(new).await

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use jpki::Serial;
 use redis::streams::StreamId;
@@ -28,9 +27,6 @@ return 0
 const SEEN_TTL_SECS: u64 = 35 * 86_400;
 /// At most this many consents are looked at per SP and certificate.
 const MAX_CONSENTS_PER_CERT: usize = 16;
-/// At most this many own-pending batches are re-read in one step.
-const MAX_RECOVERY_BATCHES: usize = 100;
-
 /// One delta event as crl-sync writes it (see `crl_sync::publish`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Revocation {
@@ -129,18 +125,11 @@ fn consent_is_active(c: &HashMap<String, String>, serial_hex: &str, now: i64) ->
 pub(crate) struct Matcher {
     ctx: Arc<Ctx>,
     reader: GroupReader,
-    last_claim: Option<Instant>,
-    last_prune: Option<Instant>,
 }
 
 impl Matcher {
     pub fn new(ctx: Arc<Ctx>, reader: GroupReader) -> Matcher {
-        Matcher {
-            ctx,
-            reader,
-            last_claim: None,
-            last_prune: None,
-        }
+        Matcher { ctx, reader }
     }
 
     /// The deliveries one revocation causes: one per SP that registered the certificate and
@@ -254,34 +243,8 @@ impl Matcher {
 impl Stage for Matcher {
     async fn step(&mut self) -> Result<(), StoreError> {
         self.reader.ensure_group().await?;
-        if self.reader.recover {
-            for _ in 0..MAX_RECOVERY_BATCHES {
-                let own = self.reader.read_own_pending().await?;
-                if own.is_empty() {
-                    break;
-                }
-                self.handle(own).await?;
-            }
-            self.reader.recover = false;
-        }
-        let claim_every = Duration::from_millis(self.ctx.cfg.claim_idle_ms / 2);
-        if self.last_claim.is_none_or(|t| t.elapsed() >= claim_every) {
-            let claimed = self.reader.claim_stale().await?;
-            self.last_claim = Some(Instant::now());
-            if !claimed.is_empty() {
-                tracing::info!(
-                    entries = claimed.len(),
-                    "delta entries taken over from a stopped replica"
-                );
-                self.handle(claimed).await?;
-            }
-        }
-        let prune_every = Duration::from_secs(3600);
-        if self.last_prune.is_none_or(|t| t.elapsed() >= prune_every) {
-            self.last_prune = Some(Instant::now());
-            self.reader
-                .prune_consumers(Duration::from_millis(self.ctx.cfg.claim_idle_ms * 10).max(prune_every))
-                .await;
+        while let Some(batch) = self.reader.housekeeping().await? {
+            self.handle(batch).await?;
         }
         let new = self.reader.read_new().await?;
         self.handle(new).await

@@ -162,7 +162,7 @@ impl Worker {
             cfg: cfg.clone(),
             gw,
         });
-        let reader = |key: String| {
+        let reader = |key: String, what: &'static str| {
             streams::GroupReader::new(
                 ctx.gw.store.client(),
                 redis_timeout,
@@ -172,11 +172,18 @@ impl Worker {
                 cfg.batch,
                 cfg.block_ms,
                 cfg.claim_idle_ms,
+                what,
             )
             .map_err(|e| WorkerError::Setup(e.to_string()))
         };
-        let matcher = delta::Matcher::new(Arc::clone(&ctx), reader(cfg.delta_stream.clone())?);
-        let sender = delivery::Sender::new(Arc::clone(&ctx), reader(ctx.outbox.clone())?);
+        let matcher = delta::Matcher::new(
+            Arc::clone(&ctx),
+            reader(cfg.delta_stream.clone(), "delta entries")?,
+        );
+        let sender = delivery::Sender::new(
+            Arc::clone(&ctx),
+            reader(ctx.outbox.clone(), "webhook deliveries")?,
+        );
         let (stop, rx) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(drive("webhook matching", rx.clone(), matcher)),

@@ -2,7 +2,7 @@
 //! not hold up the handlers' connections), group creation, reads of new and own pending entries,
 //! taking over entries a dead replica left pending (XAUTOCLAIM), and pruning dead consumers.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
@@ -25,7 +25,18 @@ pub(super) struct GroupReader {
     /// Re-read this consumer's own pending entries before new ones (at start and after errors).
     pub recover: bool,
     claim_cursor: String,
+    /// Own-pending batches re-read in the current recovery.
+    recovered: usize,
+    last_claim: Option<Instant>,
+    last_prune: Option<Instant>,
+    /// What the stage's entries are, for the takeover log line.
+    what: &'static str,
 }
+
+/// At most this many own-pending batches are re-read in one recovery.
+const MAX_RECOVERY_BATCHES: usize = 100;
+/// How often dead consumers are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 impl GroupReader {
     /// A reader of `key` for `group`/`consumer` over its own lazy connection.
@@ -39,6 +50,7 @@ impl GroupReader {
         batch: usize,
         block_ms: u64,
         claim_idle_ms: u64,
+        what: &'static str,
     ) -> Result<GroupReader, StoreError> {
         let timeout = redis_timeout + Duration::from_millis(block_ms);
         let cfg = redis::aio::ConnectionManagerConfig::new()
@@ -60,6 +72,10 @@ impl GroupReader {
             group_ready: false,
             recover: true,
             claim_cursor: "0-0".to_owned(),
+            recovered: 0,
+            last_claim: None,
+            last_prune: None,
+            what,
         })
     }
 
@@ -79,6 +95,7 @@ impl GroupReader {
     /// lost it.
     pub fn failed(&mut self, e: &StoreError) {
         self.recover = true;
+        self.recovered = 0;
         if e.to_string().contains("NOGROUP") {
             self.group_ready = false;
         }
@@ -119,6 +136,43 @@ impl GroupReader {
         Ok(reply
             .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
             .unwrap_or_default())
+    }
+
+    /// The next batch a stage must handle before reading new entries, if any: while recovering,
+    /// its own pending entries (at most [`MAX_RECOVERY_BATCHES`] batches); then, every half
+    /// `claim_idle_ms`, one batch taken over from stopped replicas. Prunes dead consumers hourly.
+    /// A stage calls it until it answers `None`, handling each batch (which acknowledges it).
+    pub async fn housekeeping(&mut self) -> Result<Option<Vec<StreamId>>, StoreError> {
+        if self.recover {
+            if self.recovered < MAX_RECOVERY_BATCHES {
+                let own = self.read_own_pending().await?;
+                if !own.is_empty() {
+                    self.recovered += 1;
+                    return Ok(Some(own));
+                }
+            }
+            self.recover = false;
+            self.recovered = 0;
+        }
+        let claim_every = Duration::from_millis(self.claim_idle_ms as u64 / 2);
+        if self.last_claim.is_none_or(|t| t.elapsed() >= claim_every) {
+            let claimed = self.claim_stale().await?;
+            self.last_claim = Some(Instant::now());
+            if !claimed.is_empty() {
+                tracing::info!(
+                    entries = claimed.len(),
+                    "{} taken over from a stopped replica",
+                    self.what
+                );
+                return Ok(Some(claimed));
+            }
+        }
+        if self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            self.last_prune = Some(Instant::now());
+            let min_idle = Duration::from_millis(self.claim_idle_ms as u64 * 10).max(PRUNE_EVERY);
+            self.prune_consumers(min_idle).await;
+        }
+        Ok(None)
     }
 
     /// New entries, waiting up to `block_ms` for some.
