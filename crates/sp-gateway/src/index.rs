@@ -21,6 +21,7 @@
 //!   closed).
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -156,7 +157,7 @@ pub fn status_in_partition(
     serial: &Serial,
     now: i64,
     grace: i64,
-    partitions: &[String],
+    partitions: &[&str],
 ) -> Status {
     let Some(set) = set else {
         return Status::Unknown {
@@ -206,6 +207,7 @@ pub struct IndexSource<'a> {
     set: Option<&'a SnapshotSet>,
     grace: i64,
     partitions: Vec<String>,
+    point_map: Option<&'a HashMap<String, String>>,
     last: Cell<Option<Freshness>>,
     looked_up: Cell<bool>,
 }
@@ -217,14 +219,23 @@ impl<'a> IndexSource<'a> {
             set,
             grace,
             partitions: Vec::new(),
+            point_map: None,
             last: Cell::new(None),
             looked_up: Cell::new(false),
         }
     }
 
-    /// The partition ids the certificate being verified may belong to ([`partition_candidates`]).
+    /// Partition ids the certificate being verified belongs to, tried before the ones its
+    /// cRLDistributionPoints name.
     pub fn with_partitions(mut self, partitions: Vec<String>) -> IndexSource<'a> {
         self.partitions = partitions;
+        self
+    }
+
+    /// How cRLDistributionPoints names map to crl-sync partition ids (`[index]
+    /// crl_dp_partitions`); a name without an entry is tried as a partition id as is.
+    pub fn with_point_map(mut self, map: &'a HashMap<String, String>) -> IndexSource<'a> {
+        self.point_map = Some(map);
         self
     }
 
@@ -241,15 +252,23 @@ impl<'a> IndexSource<'a> {
 
 impl RevocationSource for IndexSource<'_> {
     fn status(&self, issuer_key_id: &[u8], serial: &Serial, at_unix: i64) -> RevocationStatus {
+        self.status_at_points(issuer_key_id, serial, &[], at_unix)
+    }
+
+    fn status_at_points(
+        &self,
+        issuer_key_id: &[u8],
+        serial: &Serial,
+        crl_points: &[String],
+        at_unix: i64,
+    ) -> RevocationStatus {
         self.looked_up.set(true);
-        match status_in_partition(
-            self.set,
-            issuer_key_id,
-            serial,
-            at_unix,
-            self.grace,
-            &self.partitions,
-        ) {
+        let mapped = crl_points.iter().map(|p| match self.point_map {
+            Some(map) => map.get(p).unwrap_or(p).as_str(),
+            None => p.as_str(),
+        });
+        let candidates: Vec<&str> = self.partitions.iter().map(String::as_str).chain(mapped).collect();
+        match status_in_partition(self.set, issuer_key_id, serial, at_unix, self.grace, &candidates) {
             Status::Good(f) => {
                 self.last.set(Some(f));
                 RevocationStatus::Good {
@@ -329,29 +348,11 @@ impl Index {
 /// cRLDistributionPoints (a URI as is, a DirName as `SHORTNAME=value` entries joined by `, `),
 /// mapped through `map` when it has an entry, else as is. Empty when the certificate does not
 /// parse or names no distribution point (the caller then fails closed on the stalest partition).
-pub fn partition_candidates(der: &[u8], map: &std::collections::HashMap<String, String>) -> Vec<String> {
-    let Ok(cert) = openssl::x509::X509::from_der(der) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for dp in cert.crl_distribution_points().iter().flatten().take(8) {
-        for name in dp
-            .distpoint()
-            .and_then(|d| d.fullname())
-            .into_iter()
-            .flatten()
-            .take(8)
-        {
-            let text = name
-                .uri()
-                .map(str::to_owned)
-                .or_else(|| name.directory_name().map(crate::tls::subject_line));
-            if let Some(t) = text {
-                out.push(map.get(&t).cloned().unwrap_or(t));
-            }
-        }
-    }
-    out
+pub fn partition_candidates(der: &[u8], map: &HashMap<String, String>) -> Vec<String> {
+    verifier::crl_distribution_points(der)
+        .into_iter()
+        .map(|t| map.get(&t).cloned().unwrap_or(t))
+        .collect()
 }
 
 /// Unix seconds as RFC 3339 (UTC).
@@ -423,8 +424,7 @@ mod tests {
             next_update: NOW - 60,
         };
         let at = |serial: u64, parts: &[&str]| {
-            let parts: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
-            status_in_partition(Some(&set), KEY, &serial_of(serial), NOW, 0, &parts)
+            status_in_partition(Some(&set), KEY, &serial_of(serial), NOW, 0, parts)
         };
         // Listed: the partition that listed it, not the stalest.
         let r = at(5, &[]);

@@ -212,7 +212,7 @@ async fn certificates_name_their_crl_partition() {
         &serial,
         now().unix_timestamp(),
         0,
-        std::slice::from_ref(&id),
+        &[id.as_str()],
     );
     let part = set.get(&key_id).unwrap().partitions()
         [usize::from(set.get(&key_id).unwrap().partition_index(&id).unwrap())]

@@ -21,7 +21,7 @@ const EXT_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 const EXT_SKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
 const EXT_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
 const EXT_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
-const EXT_CRL_DP: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
+pub(crate) const EXT_CRL_DP: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
 const EXT_AIA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1");
 
 /// Extensions this verifier processes; any other one marked critical is rejected.
@@ -57,6 +57,8 @@ pub(crate) struct ParsedCert {
     pub key_usage: Option<(bool, KeyUsage)>,
     pub is_ca: bool,
     pub unknown_critical: Vec<ObjectIdentifier>,
+    /// The cRLDistributionPoints names ([`crate::crl_points`]); empty when absent or unparsable.
+    pub crl_points: Vec<String>,
 }
 
 fn unix(t: x509_cert::time::Time) -> i64 {
@@ -112,6 +114,7 @@ impl ParsedCert {
             key_usage: None,
             is_ca: false,
             unknown_critical: Vec::new(),
+            crl_points: crate::crl_points::from_certificate(&cert),
         };
         for ext in tbs.extensions().map(|e| e.as_slice()).unwrap_or_default() {
             let value = ext.extn_value.as_bytes();

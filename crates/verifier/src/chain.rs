@@ -39,6 +39,8 @@ pub(crate) struct JudgedCert {
     /// The 4 info of a signing certificate (`Ok(None)` for user authentication); a parse
     /// failure is reported after the signature check.
     pub basic_info: Result<Option<BasicInfoView>, Failure>,
+    /// Its cRLDistributionPoints names ([`crate::crl_points`]).
+    pub crl_points: Vec<String>,
 }
 
 /// End-entity fingerprint → its judgement.
@@ -115,6 +117,7 @@ pub(crate) fn judge(store: &TrustStore, cache: &CertCache, der: &[u8]) -> Result
         root,
         key,
         basic_info,
+        crl_points: cert.crl_points.clone(),
     });
     cache.put(fp, Arc::clone(&judged));
     Ok(judged)

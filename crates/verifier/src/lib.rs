@@ -20,6 +20,7 @@ mod cert_checks;
 mod chain;
 pub mod cli;
 pub mod cms;
+pub mod crl_points;
 pub mod error;
 pub mod limits;
 pub mod report;
@@ -31,6 +32,7 @@ pub mod trust;
 use jpki::CertKind;
 
 pub use chain::CHAIN_CACHE_CAPACITY;
+pub use crl_points::crl_distribution_points;
 pub use error::{Failure, TrustError};
 pub use limits::Limits;
 pub use report::{CertificateFacts, CmsFacts, ReasonCode, Report, RevocationFacts, Verdict};
@@ -276,38 +278,39 @@ impl Verifier {
             Err(f) => return Report::failed(f, facts(), stopped(), at),
         };
         let facts = cert.facts.clone();
-        let (revocation, failure) = match rev.status(root.key_id(), &cert.serial, at) {
-            RevocationStatus::Good {
-                source_updated_at,
-                check_method,
-            } => (
-                RevocationFacts::Good {
-                    source_updated_at: report::rfc3339(source_updated_at),
+        let (revocation, failure) =
+            match rev.status_at_points(root.key_id(), &cert.serial, &cert.crl_points, at) {
+                RevocationStatus::Good {
+                    source_updated_at,
                     check_method,
-                },
-                None,
-            ),
-            RevocationStatus::Revoked { revoked_at, reason } => (
-                RevocationFacts::revoked(revoked_at, reason),
-                Some(Failure::new(
-                    ReasonCode::Revoked,
-                    format!("the certificate was revoked at {}", report::rfc3339(revoked_at)),
-                )),
-            ),
-            RevocationStatus::Unknown { why } => (
-                RevocationFacts::Unknown { why: why.clone() },
-                Some(Failure::new(
-                    ReasonCode::TryLater,
-                    format!("revocation status unknown: {why}"),
-                )),
-            ),
-            RevocationStatus::NotChecked => (
-                RevocationFacts::NotChecked {
-                    why: "revocation check skipped by the operator".to_owned(),
-                },
-                None,
-            ),
-        };
+                } => (
+                    RevocationFacts::Good {
+                        source_updated_at: report::rfc3339(source_updated_at),
+                        check_method,
+                    },
+                    None,
+                ),
+                RevocationStatus::Revoked { revoked_at, reason } => (
+                    RevocationFacts::revoked(revoked_at, reason),
+                    Some(Failure::new(
+                        ReasonCode::Revoked,
+                        format!("the certificate was revoked at {}", report::rfc3339(revoked_at)),
+                    )),
+                ),
+                RevocationStatus::Unknown { why } => (
+                    RevocationFacts::Unknown { why: why.clone() },
+                    Some(Failure::new(
+                        ReasonCode::TryLater,
+                        format!("revocation status unknown: {why}"),
+                    )),
+                ),
+                RevocationStatus::NotChecked => (
+                    RevocationFacts::NotChecked {
+                        why: "revocation check skipped by the operator".to_owned(),
+                    },
+                    None,
+                ),
+            };
         // The 4 info is personal data: it leaves only with a valid verdict.
         match failure {
             Some(f) => Report::failed(f, Some(facts), revocation, at),

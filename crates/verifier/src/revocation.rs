@@ -36,6 +36,21 @@ pub trait RevocationSource {
     /// The status of `serial` issued under the CA key `issuer_key_id` (its subjectKeyIdentifier)
     /// at `at_unix`.
     fn status(&self, issuer_key_id: &[u8], serial: &Serial, at_unix: i64) -> RevocationStatus;
+
+    /// The same, told the names in the certificate's cRLDistributionPoints
+    /// ([`crate::crl_points`]), so a source kept per CRL partition can answer a good
+    /// certificate with the dates of its own partition. The verifier calls this one; the
+    /// default ignores the names.
+    fn status_at_points(
+        &self,
+        issuer_key_id: &[u8],
+        serial: &Serial,
+        crl_points: &[String],
+        at_unix: i64,
+    ) -> RevocationStatus {
+        let _ = crl_points;
+        self.status(issuer_key_id, serial, at_unix)
+    }
 }
 
 /// A source that checks nothing and says so. For the operator CLI without a CRL snapshot only:

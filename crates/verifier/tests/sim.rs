@@ -399,3 +399,70 @@ fn revocation() {
         "not_checked"
     );
 }
+
+/// Records the cRLDistributionPoints names the verifier hands to the source.
+struct PointRecorder(std::cell::RefCell<Vec<String>>);
+
+impl RevocationSource for PointRecorder {
+    fn status(&self, _: &[u8], _: &jpki::Serial, _: i64) -> RevocationStatus {
+        panic!("the verifier must call status_at_points")
+    }
+
+    fn status_at_points(&self, _: &[u8], _: &jpki::Serial, points: &[String], _: i64) -> RevocationStatus {
+        self.0.replace(points.to_vec());
+        RevocationStatus::Good {
+            source_updated_at: AT - 3600,
+            check_method: "crl".into(),
+        }
+    }
+}
+
+/// OpenSSL's view of the same names: URIs as is, DirNames as `SN=value` entries joined by `, `.
+fn openssl_points(der: &[u8]) -> Vec<String> {
+    let cert = openssl::x509::X509::from_der(der).unwrap();
+    let mut out = Vec::new();
+    for dp in cert.crl_distribution_points().iter().flatten() {
+        for name in dp.distpoint().and_then(|d| d.fullname()).into_iter().flatten() {
+            if let Some(uri) = name.uri() {
+                out.push(uri.to_owned());
+            } else if let Some(dn) = name.directory_name() {
+                let line = dn
+                    .entries()
+                    .map(|e| {
+                        let key = e.object().nid().short_name().unwrap().to_owned();
+                        format!("{key}={}", e.data().to_string().unwrap())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_source_is_told_the_crl_distribution_points_openssl_sees() {
+    let f = fixture();
+    let v = f.production();
+    for h in [&f.g2023, &f.g2019] {
+        let sig = f.sign(h, CertKind::Signing, SignInput::Data(DATA.to_vec()), None, false);
+        let req = SignatureRequest {
+            cert_der: &h.sign_der,
+            kind: Some(CertKind::Signing),
+            payload: data(None),
+            signature: &sig,
+            scheme: Scheme::Auto,
+            at_unix: AT,
+        };
+        let rec = PointRecorder(Default::default());
+        assert!(v.verify_signature(&req, &rec).is_valid());
+        let seen = rec.0.take();
+        assert!(!seen.is_empty());
+        assert_eq!(seen, openssl_points(&h.sign_der));
+        assert_eq!(seen, verifier::crl_distribution_points(&h.sign_der));
+        // Repeated (from the judged-certificate cache): the same names.
+        assert!(v.verify_signature(&req, &rec).is_valid());
+        assert_eq!(rec.0.take(), seen);
+    }
+}

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::body::{b64, from_b64url, read_json, to_b64url};
 use crate::error::ApiError;
-use crate::index::{IndexSource, now_unix, partition_candidates, rfc3339};
+use crate::index::{IndexSource, now_unix, rfc3339};
 use crate::registry::Purpose;
 use crate::report::{cert_ref, record, revocation_view};
 use crate::routes::verifications::account;
@@ -78,8 +78,8 @@ pub async fn login(
     }
     let now = now_unix();
     let set = gw.index.load();
-    let src = IndexSource::new(set.as_deref(), gw.index.grace())
-        .with_partitions(partition_candidates(&cert, &gw.config.index.crl_dp_partitions));
+    let src =
+        IndexSource::new(set.as_deref(), gw.index.grace()).with_point_map(&gw.config.index.crl_dp_partitions);
     let report = gw.verifier.verify_login(&cert, &nonce, &sig, now, &src);
     let revocation = revocation_view(&report, &src);
     drop(set);

@@ -17,7 +17,7 @@ use verifier::{HashAlg, Payload, Report, Scheme, SignatureRequest};
 
 use crate::body::{b64, b64_opt, read_json};
 use crate::error::ApiError;
-use crate::index::{IndexSource, now_unix, partition_candidates};
+use crate::index::{IndexSource, now_unix};
 use crate::registry::Purpose;
 use crate::report::{cert_ref, reason_label, record, revocation_view, verdict_label};
 use crate::state::Shared;
@@ -126,13 +126,10 @@ fn decode(r: &VerificationRequest) -> Result<Decoded, ApiError> {
 /// Runs the verifier; returns the report, the revocation view and the signer certificate DER.
 fn judge(gw: &Shared, d: &Decoded, now: i64) -> (Report, Value, Option<Vec<u8>>) {
     let set = gw.index.load();
-    // The signer of a CMS message is only known after verification: its CA key's stalest
-    // partition applies (fail closed).
-    let partitions = match &d.cms {
-        Some(_) => Vec::new(),
-        None => partition_candidates(&d.certificate, &gw.config.index.crl_dp_partitions),
-    };
-    let src = IndexSource::new(set.as_deref(), gw.index.grace()).with_partitions(partitions);
+    // The verifier tells the source the signer's cRLDistributionPoints (CMS signers too); a
+    // certificate naming none gets its CA key's stalest partition (fail closed).
+    let src =
+        IndexSource::new(set.as_deref(), gw.index.grace()).with_point_map(&gw.config.index.crl_dp_partitions);
     let (report, der) = match &d.cms {
         Some(cms) => {
             let r = gw
