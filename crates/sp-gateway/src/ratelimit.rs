@@ -6,13 +6,17 @@
 //! A replica takes tokens in small leases (about 50 ms of the SP's rate, at most a quarter of its
 //! burst) and spends them locally, so a busy SP costs one Redis call per lease rather than per
 //! request; an SP with a low rate gets leases of one token, i.e. one Redis call per request.
+//! One request per SP and replica refills the lease at a time; the others wait for it and then
+//! spend from the new lease. (Without that, every request in flight when a lease ran out took a
+//! lease of its own and forfeited it a moment later: a busy SP burned its tolerance in
+//! forfeited tokens and fell back to one Redis call per request.)
 //!
 //! When Redis is unreachable the same algorithm runs in process memory, per replica: the limit
 //! then holds per replica rather than in total, which is the better failure than refusing every
 //! request or accepting unlimited ones.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::Script;
@@ -30,8 +34,8 @@ local function check(key, interval, tolerance, cost)
   return new_tat, new_tat - tolerance - now
 end
 local function try(cr, ci)
-  local r_tat, r_wait = check(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), cr)
-  local i_tat, i_wait = 0, 0
+  local r_tat, r_wait, i_tat, i_wait = 0, 0, 0, 0
+  if cr > 0 then r_tat, r_wait = check(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), cr) end
   if ci > 0 then i_tat, i_wait = check(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ci) end
   return r_tat, i_tat, math.max(r_wait, i_wait)
 end
@@ -42,7 +46,9 @@ if wait > 0 then
   r_tat, i_tat, wait = try(gr, gi)
 end
 if wait > 0 then return {0, 0, math.ceil(wait)} end
-redis.call('SET', KEYS[1], string.format('%.0f', r_tat), 'PX', math.ceil((r_tat - now) / 1000) + 1)
+if gr > 0 then
+  redis.call('SET', KEYS[1], string.format('%.0f', r_tat), 'PX', math.ceil((r_tat - now) / 1000) + 1)
+end
 if gi > 0 then
   redis.call('SET', KEYS[2], string.format('%.0f', i_tat), 'PX', math.ceil((i_tat - now) / 1000) + 1)
 end
@@ -53,12 +59,25 @@ return {gr, gi, 0}
 /// tokens are forfeited when it ends, so leases only ever make an SP slower, never faster.
 const LEASE: Duration = Duration::from_millis(50);
 
-/// Tokens this replica took from the shared limiter and may spend locally.
+/// Tokens of one limiter this replica took from the shared one and may spend locally until
+/// `until`.
 #[derive(Debug, Clone, Copy)]
 struct Lease {
-    requests: u64,
-    items: u64,
+    tokens: u64,
     until: Instant,
+}
+
+impl Lease {
+    fn covers(lease: Option<&Lease>, n: u64, now: Instant) -> bool {
+        n == 0 || lease.is_some_and(|l| l.until > now && l.tokens >= n)
+    }
+}
+
+/// An SP's request and item leases.
+#[derive(Debug, Default, Clone, Copy)]
+struct Leases {
+    requests: Option<Lease>,
+    items: Option<Lease>,
 }
 
 /// The decision.
@@ -97,12 +116,39 @@ impl Params {
     }
 }
 
+/// One SP's leases in this replica, and the lock one refill at a time holds.
+#[derive(Debug, Default)]
+struct SpLease {
+    leases: Mutex<Leases>,
+    refill: tokio::sync::Mutex<()>,
+}
+
+impl SpLease {
+    /// Spends one request and `items` from the leases when they cover both; otherwise spends
+    /// nothing and says which of the two (requests, items) are missing.
+    fn spend(&self, items: u64, now: Instant) -> Result<(), (bool, bool)> {
+        let mut g = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        let need_req = !Lease::covers(g.requests.as_ref(), 1, now);
+        let need_items = !Lease::covers(g.items.as_ref(), items, now);
+        if need_req || need_items {
+            return Err((need_req, need_items));
+        }
+        if let Some(l) = g.requests.as_mut() {
+            l.tokens -= 1;
+        }
+        if let Some(l) = g.items.as_mut().filter(|_| items > 0) {
+            l.tokens -= items;
+        }
+        Ok(())
+    }
+}
+
 /// The limiter.
 #[derive(Debug)]
 pub struct RateLimiter {
     script: Script,
     local: Mutex<HashMap<(String, bool), f64>>,
-    leases: Mutex<HashMap<String, Lease>>,
+    leases: Mutex<HashMap<String, Arc<SpLease>>>,
 }
 
 impl Default for RateLimiter {
@@ -123,28 +169,38 @@ impl RateLimiter {
 
     /// Charges one request and `items` status items (0 for other endpoints) to `sp`.
     pub async fn check(&self, store: &Store, sp: &Sp, items: u64) -> Decision {
-        let now = Instant::now();
-        {
+        let slot = {
             let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(l) = leases.get_mut(&sp.id)
-                && l.until > now
-                && l.requests >= 1
-                && l.items >= items
-            {
-                l.requests -= 1;
-                l.items -= items;
-                return Decision::Allow;
+            match leases.get(&sp.id) {
+                Some(s) => Arc::clone(s),
+                None => Arc::clone(leases.entry(sp.id.clone()).or_default()),
             }
+        };
+        if slot.spend(items, Instant::now()).is_ok() {
+            return Decision::Allow;
         }
+        // One refill at a time; whoever waited here first looks at the lease the last one took.
+        let _refill = slot.refill.lock().await;
+        let now = Instant::now();
+        let Err((need_req, need_items)) = slot.spend(items, now) else {
+            return Decision::Allow;
+        };
         let req = Params::new(sp.requests_per_second, sp.burst);
         let it = Params::new(sp.items_per_second, sp.items_burst);
         let chunk = |rate: f64, burst: u64| -> u64 {
             let per_lease = (rate * LEASE.as_secs_f64()).floor() as u64;
             per_lease.min(burst / 4).max(1)
         };
-        let want_req = chunk(sp.requests_per_second, sp.burst);
-        // Item tokens are leased only by requests that spend items (status checks).
-        let want_items = if items == 0 {
+        // Only the lease that ran out is refilled (the other keeps its tokens and its end);
+        // item tokens are leased only by requests that spend items (status checks).
+        let need_req = u64::from(need_req);
+        let want_req = if need_req == 0 {
+            0
+        } else {
+            chunk(sp.requests_per_second, sp.burst)
+        };
+        let need_items = if need_items { items } else { 0 };
+        let want_items = if need_items == 0 {
             0
         } else {
             items.max(chunk(sp.items_per_second, sp.items_burst))
@@ -159,25 +215,35 @@ impl RateLimiter {
             .arg(it.tolerance)
             .arg(want_req)
             .arg(want_items)
-            .arg(1u64)
-            .arg(items);
+            .arg(need_req)
+            .arg(need_items);
         match store
             .run(async move { inv.invoke_async::<(u64, u64, i64)>(&mut c).await })
             .await
         {
-            Ok((0, _, wait)) => Decision::Deny {
+            Ok((_, _, wait)) if wait > 0 => Decision::Deny {
                 retry_after_us: u64::try_from(wait).unwrap_or(1),
             },
             Ok((granted_req, granted_items, _)) => {
-                let lease = Lease {
-                    requests: granted_req.saturating_sub(1),
-                    items: granted_items.saturating_sub(items),
-                    until: now + LEASE,
-                };
-                self.leases
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(sp.id.clone(), lease);
+                let mut g = slot.leases.lock().unwrap_or_else(|e| e.into_inner());
+                // This request's share comes out of the new grant; the lease that was still
+                // good pays for its own part.
+                if need_req > 0 {
+                    g.requests = Some(Lease {
+                        tokens: granted_req.saturating_sub(1),
+                        until: now + LEASE,
+                    });
+                } else if let Some(l) = g.requests.as_mut() {
+                    l.tokens = l.tokens.saturating_sub(1);
+                }
+                if need_items > 0 {
+                    g.items = Some(Lease {
+                        tokens: granted_items.saturating_sub(items),
+                        until: now + LEASE,
+                    });
+                } else if let Some(l) = g.items.as_mut().filter(|_| items > 0) {
+                    l.tokens = l.tokens.saturating_sub(items);
+                }
                 Decision::Allow
             }
             Err(e) => {
