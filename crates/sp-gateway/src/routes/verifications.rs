@@ -208,9 +208,13 @@ pub async fn create(
     let idem = idempotency_key(&req)?;
     let body: VerificationRequest = read_json(&req, payload, gw.config.limits.max_json_bytes).await?;
     let decoded = decode(&body)?;
-    let req_hash = hex::encode(openssl::sha::sha256(
-        serde_json::to_string(&body).unwrap_or_default().as_bytes(),
-    ));
+    // The request's fingerprint, only needed to tell a retry from a reused Idempotency-Key.
+    let req_hash = match idem {
+        Some(_) => hex::encode(openssl::sha::sha256(
+            serde_json::to_string(&body).unwrap_or_default().as_bytes(),
+        )),
+        None => String::new(),
+    };
     // Idempotency first: a replay answers from the record, a conflict is refused.
     let mut store_ok = true;
     if let Some(key) = &idem {
