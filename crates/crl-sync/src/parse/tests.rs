@@ -72,3 +72,102 @@ fn lengths() {
     assert!(Reader::new(&[0x04, 0x02, 0x00], 0).read().is_err());
     assert!(Reader::new(&[0x1f, 0x01, 0x00], 0).read().is_err());
 }
+
+/// One entry of mostly the common shape, with the ways it can differ: serial length, sign,
+/// leading zeros, time digits and calendar, reason code, extra or other extensions.
+fn entry_strategy() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    (
+        proptest::collection::vec(any::<u8>(), 0..12),
+        (0u8..100, 1u8..13, 1u8..29, 0u8..24, 0u8..60, 0u8..60),
+        prop_oneof![Just(None), (0u8..12).prop_map(Some)],
+        0u8..16,
+        any::<u8>(),
+    )
+        .prop_map(|(mut serial, (yy, mm, dd, hh, mi, ss), reason, variant, noise)| {
+            // Mostly non-negative serials; sometimes a negative one, sometimes padded.
+            if let Some(first) = serial.first_mut()
+                && noise % 7 != 0
+            {
+                *first &= 0x7f;
+            }
+            if variant == 6 {
+                serial.insert(0, 0);
+            }
+            // Sometimes an impossible date (the 29th-31st of any month, or the 30th of February).
+            let dd = if variant == 7 { 29 + noise % 3 } else { dd };
+            let mm = if variant == 7 && noise % 2 == 0 { 2 } else { mm };
+            let mut time = format!("{yy:02}{mm:02}{dd:02}{hh:02}{mi:02}{ss:02}Z").into_bytes();
+            let mut body = vec![0x02, serial.len() as u8];
+            body.extend_from_slice(&serial);
+            match variant {
+                // GeneralizedTime instead of UTCTime.
+                1 => {
+                    time.splice(0..0, *b"20");
+                    body.extend_from_slice(&[0x18, time.len() as u8]);
+                }
+                // A time digit replaced by noise.
+                2 => {
+                    if let Some(b) = time.get_mut(usize::from(noise % 12)) {
+                        *b = noise;
+                    }
+                    body.extend_from_slice(&[0x17, 0x0d]);
+                }
+                _ => body.extend_from_slice(&[0x17, 0x0d]),
+            }
+            body.extend_from_slice(&time);
+            if let Some(code) = reason {
+                let mut ext = vec![
+                    0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, code,
+                ];
+                if variant == 3 {
+                    // Explicitly non-critical.
+                    ext = vec![
+                        0x30, 0x0d, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x01, 0x01, 0x00, 0x04, 0x03, 0x0a, 0x01,
+                        code,
+                    ];
+                }
+                if variant == 4 {
+                    // A second, unknown non-critical extension.
+                    ext.extend_from_slice(&[0x30, 0x08, 0x06, 0x03, 0x2a, 0x03, 0x04, 0x04, 0x01, noise]);
+                }
+                body.push(0x30);
+                body.push(ext.len() as u8);
+                body.extend_from_slice(&ext);
+            }
+            let mut entry = vec![0x30, body.len() as u8];
+            entry.extend_from_slice(&body);
+            if variant == 5 {
+                // A damaged length.
+                entry[1] = entry[1].wrapping_add(noise % 3).wrapping_sub(1);
+            }
+            entry
+        })
+}
+
+type Seen = Vec<(Vec<u8>, i64, Option<u8>)>;
+
+fn walk_with<const FAST: bool>(list: &[u8]) -> (Result<WalkStats, String>, Seen) {
+    let mut seen = Seen::new();
+    let mut visitor = |serial: &[u8], at: i64, reason: Option<u8>| -> Result<(), CrlError> {
+        seen.push((serial.to_vec(), at, reason));
+        Ok(())
+    };
+    let r = walk_entries::<_, FAST>(list, 100, &mut visitor).map_err(|e| e.to_string());
+    (r, seen)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// The common-shape fast path accepts, rejects and reports exactly what the general reader
+    /// does, entry for entry.
+    #[test]
+    fn fast_path_agrees_with_the_general_reader(entries in proptest::collection::vec(entry_strategy(), 1..20)) {
+        let list: Vec<u8> = entries.concat();
+        let (fast, fast_seen) = walk_with::<true>(&list);
+        let (slow, slow_seen) = walk_with::<false>(&list);
+        proptest::prop_assert_eq!(fast, slow);
+        proptest::prop_assert_eq!(fast_seen, slow_seen);
+    }
+}

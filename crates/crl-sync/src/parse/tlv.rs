@@ -100,6 +100,18 @@ impl<'a> Reader<'a> {
         self.base.saturating_add(self.pos)
     }
 
+    /// The bytes not read yet.
+    #[inline(always)]
+    pub(crate) fn rest(&self) -> Option<&'a [u8]> {
+        self.data.get(self.pos..)
+    }
+
+    /// Skips `n` bytes the caller has already decoded from [`Reader::rest`].
+    #[inline(always)]
+    pub(crate) fn skip(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n);
+    }
+
     pub(crate) fn peek_tag(&self) -> Option<u8> {
         self.data.get(self.pos).copied()
     }
