@@ -17,7 +17,11 @@ use openssl::x509::X509;
 use crate::error::CrlError;
 use crate::outcome::{PartitionSummary, SnapshotSummary, SyncError};
 use crate::parse::{CrlHeader, parse_crl, pem_or_der};
-use crate::verify::{CrlMark, Progress, check_progress, check_times, select_issuer, verify_signature};
+use crate::stream::{StreamError, StreamSource};
+use crate::verify::{
+    CrlMark, Progress, check_progress, check_times, claimed_issuer, select_issuer, tbs_digest_algorithm,
+    verify_signature,
+};
 
 /// One CRL as fetched or read from disk (DER or PEM).
 #[derive(Debug)]
@@ -188,6 +192,120 @@ pub fn build_snapshots(
     report
 }
 
+/// Why [`build_streamed`] gave the file back: read it whole and use [`build_snapshots`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StreamFallback {
+    /// The CRL is not one streaming handles alike (see [`build_streamed`]); the general path
+    /// accepts it or reports precisely what is wrong with it.
+    ReadWhole,
+    /// Reading failed, or the file changed while it was read.
+    Io(std::io::Error),
+}
+
+/// Ingests one large DER CRL file in one pass ([`crate::stream`]), never holding it whole: the
+/// same checks, rules, snapshot and report as [`build_snapshots`] with that file as its only
+/// input. Entries are walked into the builder while the file is hashed on two other threads;
+/// the signature is then checked against the TBS digest, and only a CRL that passes every check
+/// is written.
+///
+/// Gives the file back ([`StreamFallback::ReadWhole`]) whenever the general path would reject
+/// it or decide differently: a skeleton that does not parse, an unsupported algorithm, no
+/// authorityKeyIdentifier naming a configured CA, a malformed entry, a signature that does not
+/// verify with the named CA. The general path then reports it, with the same error and offsets
+/// as for any other CRL; a bad CRL is read twice, a good one once.
+pub fn build_streamed(
+    out_dir: &Path,
+    cas: &[X509],
+    partition: &str,
+    src: StreamSource,
+    opts: &BuildOptions,
+    progress: &indicatif::ProgressBar,
+) -> Result<BuildReport, StreamFallback> {
+    use StreamFallback::ReadWhole;
+    let started = Instant::now();
+    let mut report = BuildReport::default();
+    let rejected = |source: CrlError| SyncError::Rejected {
+        partition: partition.to_owned(),
+        source,
+    };
+    let skeleton = src.skeleton().ok_or(ReadWhole)?;
+    let header = parse_crl(&skeleton, opts.max_crl_bytes).map_err(|_| ReadWhole)?;
+    let md = tbs_digest_algorithm(&header.signature_algorithm).map_err(|_| ReadWhole)?;
+    let ca = claimed_issuer(&header, cas).ok_or(ReadWhole)?;
+    let key_id = ca_key_id(ca);
+    let prev = match revocation::Snapshot::open_latest(out_dir, &key_id) {
+        Ok(p) => p,
+        Err(e) => {
+            report.errors.push(SyncError::Snapshot(e.to_string()));
+            return Ok(report);
+        }
+    };
+    let fail = |e: SyncError| {
+        let mut r = BuildReport::default();
+        r.errors.push(e);
+        r
+    };
+    let mut builder = match base_builder(&key_id, prev.as_ref(), &[partition], src.revoked_len() / 16) {
+        Ok(b) => b,
+        Err(e) => return Ok(fail(e)),
+    };
+    let idx = match builder.add_partition(partition_meta(partition, &header, [0; 32])) {
+        Ok(i) => i,
+        Err(e) => return Ok(fail(SyncError::Snapshot(e.to_string()))),
+    };
+    let mut n = 0u64;
+    let streamed = match src.stream(md, &mut entry_sink(&mut builder, idx, &mut n, progress)) {
+        Ok(s) => s,
+        Err(StreamError::Io(e)) => return Err(StreamFallback::Io(e)),
+        Err(StreamError::Crl(_)) => return Err(ReadWhole),
+    };
+    let mut header = header;
+    header.tbs_digest = Some(&streamed.tbs_digest);
+    match select_issuer(&header, cas) {
+        Some(verified) if ca_key_id(verified) == key_id => {}
+        _ => return Err(ReadWhole),
+    }
+    if let Err(e) = check_times(&header, opts.now, opts.max_skew_secs) {
+        reject(&mut report, partition, rejected(e));
+        return Ok(report);
+    }
+    let prev_meta = previous_meta(prev.as_ref(), partition);
+    match check_progress(
+        prev_meta.as_ref().map(previous_mark).as_ref(),
+        &CrlMark::of(&header, streamed.sha256),
+    ) {
+        Ok(Progress::New) => {}
+        Ok(Progress::Unchanged) => {
+            report
+                .partitions
+                .push(partition_summary(partition, "unchanged", &header, None));
+            return Ok(report);
+        }
+        Err(e) => {
+            reject(&mut report, partition, rejected(e));
+            return Ok(report);
+        }
+    }
+    if let Err(e) = builder.set_source_sha256(idx, streamed.sha256) {
+        return Ok(fail(SyncError::Snapshot(e.to_string())));
+    }
+    report
+        .partitions
+        .push(partition_summary(partition, "updated", &header, Some(n)));
+    let pending = Pending {
+        key_id,
+        builder,
+        prev,
+        crl_numbers: header.crl_number_hex().into_iter().collect(),
+        started,
+    };
+    if let Err(e) = finish_one(out_dir, pending, opts, &mut report) {
+        report.errors.push(e);
+    }
+    Ok(report)
+}
+
 /// A CA key's index, filled and not yet written.
 struct Pending {
     key_id: Vec<u8>,
@@ -302,27 +420,15 @@ fn build_one(
     // Decide per partition: new, unchanged, or rollback.
     let mut changed: Vec<Accepted<'_>> = Vec::new();
     for acc in accepted {
-        let prev_meta = prev
-            .as_ref()
-            .and_then(|s| s.partitions().iter().find(|p| p.id == acc.partition).cloned());
-        let prev_mark = prev_meta.as_ref().map(|m| CrlMark {
-            crl_number: Some(m.crl_number.as_slice()),
-            this_update: m.this_update,
-            sha256: m.source_sha256,
-        });
+        let prev_meta = previous_meta(prev.as_ref(), &acc.partition);
+        let prev_mark = prev_meta.as_ref().map(previous_mark);
         let mark = CrlMark::of(&acc.header, acc.sha256);
-        let summary = |status: &'static str, acc: &Accepted<'_>| PartitionSummary {
-            partition: acc.partition.clone(),
-            status,
-            crl_number: acc.header.crl_number_hex(),
-            entries: None,
-            this_update: Some(acc.header.this_update),
-            next_update: Some(acc.header.next_update),
-            error_code: None,
-            error: None,
-        };
         match check_progress(prev_mark.as_ref(), &mark) {
-            Ok(Progress::Unchanged) => report.partitions.push(summary("unchanged", &acc)),
+            Ok(Progress::Unchanged) => {
+                report
+                    .partitions
+                    .push(partition_summary(&acc.partition, "unchanged", &acc.header, None));
+            }
             Ok(Progress::New) => changed.push(acc),
             Err(e) => reject(
                 report,
@@ -338,61 +444,25 @@ fn build_one(
         return Ok(None);
     }
 
-    let mut builder = revocation::IndexBuilder::new(key_id).map_err(snap_err)?;
     // Room for every entry up front (a revoked entry is at least 16 octets of DER): no regrowth
     // copies, and capacity never touched costs no memory.
     let estimate: usize = changed.iter().map(|c| c.header.revoked.len() / 16).sum();
-    builder.reserve(estimate.saturating_add(prev.as_ref().map_or(0, |p| p.len())));
-    // Unchanged (or rejected) partitions keep their previous entries.
-    if let Some(prev) = &prev {
-        let mut remap = BTreeMap::new();
-        for (i, meta) in prev.partitions().iter().enumerate() {
-            if changed.iter().all(|c| c.partition != meta.id) {
-                remap.insert(i, builder.add_partition(meta.clone()).map_err(snap_err)?);
-            }
-        }
-        for e in prev.entries() {
-            if let Some(&to) = remap.get(&usize::from(e.partition)) {
-                builder.push_entry(&e, to).map_err(snap_err)?;
-            }
-        }
-    }
+    let changed_ids: Vec<&str> = changed.iter().map(|c| c.partition.as_str()).collect();
+    let mut builder = base_builder(key_id, prev.as_ref(), &changed_ids, estimate)?;
     for acc in &changed {
-        let meta = revocation::PartitionMeta {
-            id: acc.partition.clone(),
-            crl_number: acc.header.crl_number.map(<[u8]>::to_vec).unwrap_or_default(),
-            this_update: acc.header.this_update,
-            next_update: acc.header.next_update,
-            source_sha256: acc.sha256,
-            entries: 0,
-        };
-        let idx = builder.add_partition(meta).map_err(snap_err)?;
+        let idx = builder
+            .add_partition(partition_meta(&acc.partition, &acc.header, acc.sha256))
+            .map_err(snap_err)?;
         let mut n = 0u64;
-        let mut visitor = |serial: &[u8], at: i64, reason: Option<u8>| -> Result<(), CrlError> {
-            n += 1;
-            if n.is_multiple_of(1_000_000) {
-                progress.inc(1_000_000);
-            }
-            builder
-                .push(serial, at, reason, idx)
-                .map_err(|e| CrlError::Visitor(Box::new(e)))
-        };
         acc.header
-            .walk_revoked(&mut visitor)
+            .walk_revoked(&mut entry_sink(&mut builder, idx, &mut n, progress))
             .map_err(|source| SyncError::Rejected {
                 partition: acc.partition.clone(),
                 source,
             })?;
-        report.partitions.push(PartitionSummary {
-            partition: acc.partition.clone(),
-            status: "updated",
-            crl_number: acc.header.crl_number_hex(),
-            entries: Some(n),
-            this_update: Some(acc.header.this_update),
-            next_update: Some(acc.header.next_update),
-            error_code: None,
-            error: None,
-        });
+        report
+            .partitions
+            .push(partition_summary(&acc.partition, "updated", &acc.header, Some(n)));
     }
     let crl_numbers = changed.iter().filter_map(|c| c.header.crl_number_hex()).collect();
     Ok(Some(Pending {
@@ -402,6 +472,98 @@ fn build_one(
         crl_numbers,
         started,
     }))
+}
+
+/// The partition's metadata in the previous snapshot, if it had one.
+fn previous_meta(prev: Option<&revocation::Snapshot>, partition: &str) -> Option<revocation::PartitionMeta> {
+    prev.and_then(|s| s.partitions().iter().find(|p| p.id == partition).cloned())
+}
+
+/// The rollback mark of a partition in the previous snapshot.
+fn previous_mark(m: &revocation::PartitionMeta) -> CrlMark<'_> {
+    CrlMark {
+        crl_number: Some(m.crl_number.as_slice()),
+        this_update: m.this_update,
+        sha256: m.source_sha256,
+    }
+}
+
+/// A builder for `key_id` holding the previous snapshot's entries of every partition not in
+/// `changed` (unchanged or rejected partitions keep their entries), with room for `estimate`
+/// more.
+fn base_builder(
+    key_id: &[u8],
+    prev: Option<&revocation::Snapshot>,
+    changed: &[&str],
+    estimate: usize,
+) -> Result<revocation::IndexBuilder, SyncError> {
+    let snap_err = |e: revocation::Error| SyncError::Snapshot(e.to_string());
+    let mut builder = revocation::IndexBuilder::new(key_id).map_err(snap_err)?;
+    builder.reserve(estimate.saturating_add(prev.map_or(0, |p| p.len())));
+    if let Some(prev) = prev {
+        let mut remap = BTreeMap::new();
+        for (i, meta) in prev.partitions().iter().enumerate() {
+            if !changed.contains(&meta.id.as_str()) {
+                remap.insert(i, builder.add_partition(meta.clone()).map_err(snap_err)?);
+            }
+        }
+        for e in prev.entries() {
+            if let Some(&to) = remap.get(&usize::from(e.partition)) {
+                builder.push_entry(&e, to).map_err(snap_err)?;
+            }
+        }
+    }
+    Ok(builder)
+}
+
+/// A partition's snapshot metadata from its CRL.
+fn partition_meta(partition: &str, header: &CrlHeader<'_>, sha256: [u8; 32]) -> revocation::PartitionMeta {
+    revocation::PartitionMeta {
+        id: partition.to_owned(),
+        crl_number: header.crl_number.map(<[u8]>::to_vec).unwrap_or_default(),
+        this_update: header.this_update,
+        next_update: header.next_update,
+        source_sha256: sha256,
+        entries: 0,
+    }
+}
+
+/// The report line of an accepted partition.
+fn partition_summary(
+    partition: &str,
+    status: &'static str,
+    header: &CrlHeader<'_>,
+    entries: Option<u64>,
+) -> PartitionSummary {
+    PartitionSummary {
+        partition: partition.to_owned(),
+        status,
+        crl_number: header.crl_number_hex(),
+        entries,
+        this_update: Some(header.this_update),
+        next_update: Some(header.next_update),
+        error_code: None,
+        error: None,
+    }
+}
+
+/// The visitor that pushes a CRL's entries into `builder` under partition `idx`, counting them
+/// in `n` and ticking `progress` every million.
+fn entry_sink<'b>(
+    builder: &'b mut revocation::IndexBuilder,
+    idx: u16,
+    n: &'b mut u64,
+    progress: &'b indicatif::ProgressBar,
+) -> impl FnMut(&[u8], i64, Option<u8>) -> Result<(), CrlError> + 'b {
+    move |serial: &[u8], at: i64, reason: Option<u8>| {
+        *n += 1;
+        if n.is_multiple_of(1_000_000) {
+            progress.inc(1_000_000);
+        }
+        builder
+            .push(serial, at, reason, idx)
+            .map_err(|e| CrlError::Visitor(Box::new(e)))
+    }
 }
 
 fn finish_one(

@@ -170,14 +170,6 @@ pub fn main_with(cli: Cli) -> i32 {
                 crate::build::reject(&mut built, &partition, e);
                 return finish_ingest(summary, built, json);
             }
-            let limit = (max.saturating_mul(3) / 2 + 4096) as u64;
-            let bytes = match crate::build::CrlBytes::read_file(&crl, limit) {
-                Ok(b) => b,
-                Err(e) => {
-                    eprintln!("crl-sync: {}: {e}", crl.display());
-                    return 64;
-                }
-            };
             if let Err(e) = std::fs::create_dir_all(&out) {
                 eprintln!("crl-sync: {}: {e}", out.display());
                 return 1;
@@ -189,7 +181,6 @@ pub fn main_with(cli: Cli) -> i32 {
                     return e.exit_code();
                 }
             };
-            let partition = partition.unwrap_or_else(|| default_partition(&bytes, max));
             let opts = BuildOptions {
                 max_crl_bytes: max,
                 max_skew_secs: 300,
@@ -199,6 +190,40 @@ pub fn main_with(cli: Cli) -> i32 {
             };
             let pb = progress_bar();
             pb.set_message("indexing");
+            // A large DER file is read once and never held whole; anything streaming does not
+            // handle alike comes back to be read whole below.
+            match crate::stream::StreamSource::open(&crl, max) {
+                Ok(Some(src)) => {
+                    let partition = partition
+                        .clone()
+                        .unwrap_or_else(|| default_partition(&src.skeleton().unwrap_or_default(), max));
+                    match crate::build::build_streamed(&out, &cas, &partition, src, &opts, &pb) {
+                        Ok(built) => {
+                            pb.finish_and_clear();
+                            return finish_ingest(summary, built, json);
+                        }
+                        Err(crate::build::StreamFallback::ReadWhole) => {}
+                        Err(crate::build::StreamFallback::Io(e)) => {
+                            eprintln!("crl-sync: {}: {e}", crl.display());
+                            return 64;
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("crl-sync: {}: {e}", crl.display());
+                    return 64;
+                }
+            }
+            let limit = (max.saturating_mul(3) / 2 + 4096) as u64;
+            let bytes = match crate::build::CrlBytes::read_file(&crl, limit) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("crl-sync: {}: {e}", crl.display());
+                    return 64;
+                }
+            };
+            let partition = partition.unwrap_or_else(|| default_partition(&bytes, max));
             let report_ = build_snapshots(&out, &cas, vec![CrlInput { partition, bytes }], &opts, &pb);
             pb.finish_and_clear();
             finish_ingest(summary, report_, json)

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod outcome;
 pub mod publish;
 pub mod run;
+pub mod stream;
 
 pub mod error;
 pub mod parse;

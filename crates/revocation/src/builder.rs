@@ -95,6 +95,21 @@ impl IndexBuilder {
         Ok(index)
     }
 
+    /// Sets the source CRL's SHA-256 of partition `partition` (known only after a CRL streamed
+    /// into the builder has been read to its end).
+    pub fn set_source_sha256(&mut self, partition: u16, sha256: [u8; 32]) -> Result<()> {
+        let count = self.partitions.len();
+        let meta = self
+            .partitions
+            .get_mut(usize::from(partition))
+            .ok_or(Error::UnknownPartition {
+                index: partition,
+                count,
+            })?;
+        meta.source_sha256 = sha256;
+        Ok(())
+    }
+
     /// Same as [`IndexBuilder::add_partition`].
     pub fn begin_partition(&mut self, meta: PartitionMeta) -> Result<u16> {
         self.add_partition(meta)

@@ -45,6 +45,7 @@ use x509_cert::name::Name;
 use crate::error::CrlError;
 
 mod pem;
+pub(crate) mod skeleton;
 #[cfg(test)]
 mod tests;
 mod tlv;
@@ -186,6 +187,120 @@ fn walk_entries<V: RevokedVisitor + ?Sized, const FAST: bool>(
         stats.max_serial_octets = stats.max_serial_octets.max(octets as u8);
     }
     Ok(stats)
+}
+
+impl WalkStats {
+    fn merge(&mut self, o: WalkStats) {
+        self.entries += o.entries;
+        self.with_reason += o.with_reason;
+        self.wide_serials += o.wide_serials;
+        self.non_minimal_serials += o.non_minimal_serials;
+        self.max_serial_octets = self.max_serial_octets.max(o.max_serial_octets);
+    }
+}
+
+/// The revoked entries of a CRL fed in consecutive pieces (as a file is read): whole entries
+/// are walked as they arrive, one that straddles two pieces once it is complete. Offsets in
+/// errors are the same as a walk over the whole list would give.
+#[derive(Default)]
+pub(crate) struct EntryStream {
+    carry: Vec<u8>,
+    carry_at: usize,
+    stats: WalkStats,
+}
+
+impl EntryStream {
+    /// Feeds `data`, the entry bytes at offset `at` (right after the previous piece).
+    pub(crate) fn feed<V: RevokedVisitor + ?Sized>(
+        &mut self,
+        mut data: &[u8],
+        mut at: usize,
+        visitor: &mut V,
+    ) -> Result<(), CrlError> {
+        if !self.carry.is_empty() {
+            // Complete the entry the last piece ended in.
+            let need = loop {
+                match skeleton::tlv_len(&self.carry) {
+                    Some(n) => break n,
+                    None if self.carry.len() >= 6 || data.is_empty() => {
+                        if self.carry.len() >= 6 {
+                            // Not a definite DER length: the reader says why.
+                            self.stats
+                                .merge(walk_revoked_at(&self.carry, self.carry_at, visitor)?);
+                            self.carry.clear();
+                        }
+                        return Ok(());
+                    }
+                    None => {
+                        let (first, rest) = data.split_at(1);
+                        self.carry.extend_from_slice(first);
+                        data = rest;
+                        at += 1;
+                    }
+                }
+            };
+            let take = need.saturating_sub(self.carry.len()).min(data.len());
+            let (first, rest) = data.split_at(take);
+            self.carry.extend_from_slice(first);
+            data = rest;
+            at += take;
+            if self.carry.len() < need {
+                return Ok(());
+            }
+            self.stats
+                .merge(walk_revoked_at(&self.carry, self.carry_at, visitor)?);
+            self.carry.clear();
+        }
+        let mut whole = 0usize;
+        while let Some(n) = data.get(whole..).and_then(skeleton::tlv_len) {
+            match whole.checked_add(n).filter(|end| *end <= data.len()) {
+                Some(end) => whole = end,
+                None => break,
+            }
+        }
+        let (entries, rest) = data.split_at(whole);
+        self.stats.merge(walk_revoked_at(entries, at, visitor)?);
+        self.carry.extend_from_slice(rest);
+        self.carry_at = at + whole;
+        Ok(())
+    }
+
+    /// After the last piece: what was seen (a partial entry left over is reported as the
+    /// reader reports a truncated one).
+    pub(crate) fn finish<V: RevokedVisitor + ?Sized>(
+        mut self,
+        visitor: &mut V,
+    ) -> Result<WalkStats, CrlError> {
+        if !self.carry.is_empty() {
+            self.stats
+                .merge(walk_revoked_at(&self.carry, self.carry_at, visitor)?);
+        }
+        Ok(self.stats)
+    }
+}
+
+/// The streaming reader's view of a CRL held whole (for tests and fuzzing): its skeleton, the
+/// CRL without entries that [`parse_crl`] reads when a file is streamed ([`skeleton`]); `None`
+/// when the CRL does not have the shape streaming handles.
+pub fn skeleton_of(der: &[u8]) -> Option<Vec<u8>> {
+    let l = skeleton::layout(der, der.len())?;
+    skeleton::skeleton(&l, der.get(..l.revoked_start)?, der.get(l.revoked_end..)?)
+}
+
+/// Walks `revoked` fed in pieces of `piece` bytes, as the streaming reader feeds a file's
+/// chunks (for tests and fuzzing); the result must equal [`walk_revoked`]'s.
+pub fn walk_revoked_in_pieces<V: RevokedVisitor + ?Sized>(
+    revoked: &[u8],
+    piece: usize,
+    visitor: &mut V,
+) -> Result<WalkStats, CrlError> {
+    let mut stream = EntryStream::default();
+    let mut at = 0;
+    for chunk in revoked.chunks(piece.max(1)) {
+        stream.feed(chunk, at, visitor)?;
+        at += chunk.len();
+    }
+    stream.finish(visitor)
 }
 
 /// An entry of the common shape, read without the general TLV reader.
@@ -418,6 +533,9 @@ pub struct CrlHeader<'a> {
     pub revoked: &'a [u8],
     /// Offset of `revoked` in the CRL's DER.
     pub revoked_offset: usize,
+    /// The digest of `tbs` under the signature algorithm's hash, when the CRL was streamed
+    /// rather than held whole (then `tbs` and `revoked` are those of its skeleton).
+    pub tbs_digest: Option<&'a [u8]>,
 }
 
 impl CrlHeader<'_> {
@@ -677,6 +795,7 @@ pub fn parse_crl(der: &[u8], max_bytes: usize) -> Result<CrlHeader<'_>, CrlError
         signature,
         revoked,
         revoked_offset,
+        tbs_digest: None,
     })
 }
 

@@ -171,3 +171,42 @@ proptest::proptest! {
         proptest::prop_assert_eq!(fast_seen, slow_seen);
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+    /// Entries fed in arbitrary pieces (as chunks of a file arrive) give what one walk over the
+    /// whole list gives: the same entries, statistics and first error with its offset.
+    #[test]
+    fn entries_fed_in_pieces_walk_like_the_whole_list(
+        entries in proptest::collection::vec(entry_strategy(), 1..20),
+        cuts in proptest::collection::vec(0usize..2000, 0..12),
+    ) {
+        let list: Vec<u8> = entries.concat();
+        let (whole, whole_seen) = walk_with::<true>(&list);
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (list.len() + 1)).collect();
+        cuts.push(list.len());
+        cuts.sort_unstable();
+        let mut seen = Seen::new();
+        let mut visitor = |serial: &[u8], at: i64, reason: Option<u8>| -> Result<(), CrlError> {
+            seen.push((serial.to_vec(), at, reason));
+            Ok(())
+        };
+        let mut stream = EntryStream::default();
+        let mut from = 0usize;
+        let mut result = Ok(());
+        for cut in cuts {
+            if let Err(e) = stream.feed(&list[from..cut], 100 + from, &mut visitor) {
+                result = Err(e);
+                break;
+            }
+            from = cut;
+        }
+        let pieces = match result {
+            Ok(()) => stream.finish(&mut visitor).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        proptest::prop_assert_eq!(pieces, whole);
+        proptest::prop_assert_eq!(seen, whole_seen);
+    }
+}
