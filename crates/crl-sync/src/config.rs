@@ -101,7 +101,8 @@ impl Default for HttpConfig {
 pub struct RedisConfig {
     /// `redis://host:port/db`.
     pub url: String,
-    /// Stream key.
+    /// Stream key: `revoked` events, and one `baseline` marker per partition's first snapshot
+    /// ([`crate::publish`]).
     #[serde(default = "default_stream")]
     pub stream: String,
 }

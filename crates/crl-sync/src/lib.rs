@@ -5,6 +5,11 @@
 //! entries straight into the revocation index builder without a struct per entry, writing the
 //! snapshot atomically and publishing the delta to a Redis stream.
 //!
+//! The delta of a partition's first snapshot is not published entry by entry: the first snapshot
+//! is a baseline, announced by one `baseline` marker per partition in the same stream; later
+//! snapshots publish one `revoked` event per newly listed certificate ([`publish`] has the rule
+//! and the stream format).
+//!
 //! It does not answer status questions; servers read the snapshots it writes.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -5,16 +5,18 @@
 //! unchanged (or gets a 304), so without the outbox the events of a failed publish would never be
 //! sent and the 4-info relay would miss those revocations. A pending delta is recorded by the two
 //! snapshot files it lies between, not by its events, so the file stays small; the next run
-//! recomputes the delta and publishes it under the same (CA key, CRL numbers) marker, before
-//! anything newer, so a retry adds nothing twice and the stream keeps its order. A pending delta
-//! whose snapshot files were pruned meanwhile (more failed runs than `keep_snapshots`) cannot be
-//! rebuilt: it is dropped with an error.
+//! recomputes the delta (or, for a CA key's first snapshot, only its baseline markers) and
+//! publishes it under the same (CA key, CRL numbers) marker, before anything newer, so a retry
+//! adds nothing twice and the stream keeps its order. A pending delta whose snapshot files were
+//! pruned meanwhile (more failed runs than `keep_snapshots`) cannot be rebuilt: it is dropped
+//! with an error.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::outcome::SyncError;
+use crate::publish::Publication;
 
 /// The outbox file in the snapshot directory.
 pub const OUTBOX_FILE: &str = "delta-outbox.json";
@@ -59,27 +61,35 @@ pub fn write(dir: &Path, pending: &[PendingDelta]) -> Result<(), SyncError> {
     crate::metrics::write_file_atomically(&path, &bytes).map_err(|e| io_err(&path, e))
 }
 
-/// Recomputes a pending delta from its snapshot files in `dir`.
-pub fn load_delta(dir: &Path, pending: &PendingDelta) -> Result<revocation::Delta, SyncError> {
-    let open = |name: &str| {
+/// Recomputes what a pending delta publishes from its snapshot files in `dir`: from nothing
+/// (`from` is `None`), only the baseline markers of the new snapshot's partitions, never a delta
+/// of every entry (see [`crate::publish`]).
+pub fn load_publication(dir: &Path, pending: &PendingDelta) -> Result<Publication, SyncError> {
+    let lost = |e: &dyn std::fmt::Display| {
+        SyncError::Publish(format!(
+            "the delta for CRL {} of key {} cannot be rebuilt and is lost: {e}",
+            pending.crl_numbers, pending.issuer_key_id
+        ))
+    };
+    let path_of = |name: &str| {
         // Only plain snapshot file names, never a path out of the directory.
         if revocation::parse_file_name(name).is_none() {
             return Err(SyncError::Publish(format!(
                 "outbox: {name:?} is not a snapshot file name"
             )));
         }
-        revocation::Snapshot::open(&dir.join(name)).map_err(|e| {
-            SyncError::Publish(format!(
-                "the delta for CRL {} of key {} cannot be rebuilt and is lost: {e}",
-                pending.crl_numbers, pending.issuer_key_id
-            ))
-        })
+        Ok(dir.join(name))
     };
-    let new = open(&pending.to)?;
-    Ok(match &pending.from {
-        Some(from) => revocation::delta(&open(from)?, &new),
-        None => revocation::delta_from_empty(&new),
-    })
+    let to = path_of(&pending.to)?;
+    let delta = match &pending.from {
+        Some(from) => {
+            let open = |p: &Path| revocation::Snapshot::open(p).map_err(|e| lost(&e));
+            let old = open(&path_of(from)?)?;
+            Some(revocation::delta(&old, &open(&to)?))
+        }
+        None => None,
+    };
+    crate::publish::publication(delta.as_ref(), &to).map_err(|e| lost(&e))
 }
 
 /// The file name of a snapshot path as the summary reports it.
@@ -106,12 +116,12 @@ mod tests {
         };
         write(&dir, std::slice::from_ref(&p)).unwrap();
         assert_eq!(read(&dir).unwrap(), vec![p.clone()]);
-        assert!(matches!(load_delta(&dir, &p), Err(SyncError::Publish(_))));
+        assert!(matches!(load_publication(&dir, &p), Err(SyncError::Publish(_))));
         let escape = PendingDelta {
             to: "../x".into(),
             ..p
         };
-        assert!(load_delta(&dir, &escape).is_err());
+        assert!(load_publication(&dir, &escape).is_err());
         write(&dir, &[]).unwrap();
         assert!(!dir.join(OUTBOX_FILE).exists());
         let _ = std::fs::remove_dir_all(&dir);

@@ -136,13 +136,29 @@ pub struct SnapshotSummary {
     pub added: u64,
     /// Left the list since the previous snapshot.
     pub removed: u64,
-    /// Delta events appended to Redis (None when no Redis is configured or nothing changed).
+    /// `revoked` events appended to Redis (None when no Redis is configured or nothing changed;
+    /// 0 for a CA key's first snapshot, which appends baseline markers instead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events_published: Option<u64>,
     /// Seconds spent building and writing (delta included).
     pub seconds: f64,
     /// Seconds spent computing the delta against the previous snapshot.
     pub delta_seconds: f64,
+}
+
+/// A partition published as a baseline (its first snapshot): one marker in the stream instead of
+/// one event per entry (see [`crate::publish`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct BaselineSummary {
+    /// Issuer key identifier (hex).
+    pub issuer_key_id: String,
+    /// Partition id.
+    pub partition: String,
+    /// Its CRL number (hex), when the CRL has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crl_number: Option<String>,
+    /// Entries its CRL listed, none of them published as events.
+    pub entries: u64,
 }
 
 /// The whole run.
@@ -156,6 +172,9 @@ pub struct RunSummary {
     pub partitions: Vec<PartitionSummary>,
     /// Snapshots written or kept.
     pub snapshots: Vec<SnapshotSummary>,
+    /// Baseline markers appended to Redis by this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub baselines: Vec<BaselineSummary>,
 }
 
 impl RunSummary {

@@ -1,18 +1,22 @@
 //! `crl-sync run`: every configured partition, fetched with conditional GET, verified, indexed per CA
 //! key, written atomically; the delta goes to Redis (or to the [`crate::outbox`] until Redis takes
 //! it) and the metrics to a Prometheus textfile.
+//!
+//! A partition's first snapshot is a baseline ([`crate::publish`]): one marker in the stream, no
+//! event per entry. A CA key with no snapshot yet is built without collecting its delta at all
+//! (a first 20-million-entry delta would cost gigabytes only to be thrown away).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use openssl::x509::X509;
 
-use crate::build::{BuildOptions, CrlInput, build_snapshots};
+use crate::build::{BuildOptions, CrlInput, build_snapshots, ca_key_id};
 use crate::config::{Config, RedisConfig};
 use crate::fetch::{FetchOutcome, Validators, client, fetch};
 use crate::outbox::{self, PendingDelta};
-use crate::outcome::{PartitionSummary, RunSummary, SyncError};
-use crate::publish::{Published, events_of, publish_delta};
+use crate::outcome::{BaselineSummary, PartitionSummary, RunSummary, SnapshotSummary, SyncError};
+use crate::publish::{Publication, Published, publication};
 
 const FETCH_STATE: &str = "fetch-state.json";
 
@@ -163,15 +167,26 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
         });
         for p in queued {
             if pending.is_empty() {
-                let published = match outbox::load_delta(&cfg.snapshot_dir, &p) {
-                    Ok(delta) => publish(&mut redis_conn, r, &p.issuer_key_id, &p.crl_numbers, &delta).await,
+                let published = match outbox::load_publication(&cfg.snapshot_dir, &p) {
+                    Ok(pb) => {
+                        let numbers = match (&p.from, p.crl_numbers.is_empty()) {
+                            (None, true) => baseline_crl_numbers(&pb),
+                            _ => p.crl_numbers.clone(),
+                        };
+                        publish(&mut redis_conn, r, &p.issuer_key_id, &numbers, &pb)
+                            .await
+                            .map(|done| (done, pb))
+                    }
                     Err(e) => {
                         summary.note_error(&e);
                         continue;
                     }
                 };
                 match published {
-                    Ok(_) => continue,
+                    Ok((done, pb)) => {
+                        note_baselines(&mut summary, &p.issuer_key_id, done, &pb);
+                        continue;
+                    }
                     Err(e) => summary.note_error(&e),
                 }
             }
@@ -179,9 +194,22 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
         }
     }
 
+    // CA keys that have a snapshot already: only their deltas are worth collecting.
+    let known_keys: Option<Vec<Vec<u8>>> = revocation::latest_stamps(&cfg.snapshot_dir)
+        .ok()
+        .map(|stamps| stamps.into_iter().map(|s| s.issuer_key_id).collect());
     progress.set_message("verifying and indexing");
     for (ca_id, inputs) in inputs_by_ca {
         let Some(certs) = cas.get(&ca_id) else { continue };
+        let opts = BuildOptions {
+            // A CA none of whose keys has a snapshot yet publishes baselines only; when the
+            // directory cannot be listed, collect (correct, only costlier).
+            collect_deltas: opts.collect_deltas
+                && known_keys
+                    .as_ref()
+                    .is_none_or(|known| certs.iter().any(|c| known.contains(&ca_key_id(c)))),
+            ..opts.clone()
+        };
         let report = build_snapshots(&cfg.snapshot_dir, certs, inputs, &opts, progress);
         for e in &report.errors {
             summary.note_error(e);
@@ -197,34 +225,51 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
         summary.partitions.extend(report.partitions);
         let mut snapshots = report.snapshots;
         if let Some(r) = &cfg.redis {
-            for (key_hex, crl_numbers, delta) in &report.deltas {
-                let snapshot = snapshots.iter_mut().find(|s| &s.issuer_key_id == key_hex);
-                let queue = |snapshot: Option<&mut crate::outcome::SnapshotSummary>| {
-                    snapshot.and_then(|s| {
-                        Some(PendingDelta {
-                            issuer_key_id: key_hex.clone(),
-                            crl_numbers: crl_numbers.clone(),
-                            from: s.previous_snapshot.as_deref().and_then(outbox::file_name_of),
-                            to: outbox::file_name_of(s.snapshot.as_deref()?)?,
-                        })
+            for s in &mut snapshots {
+                let Some(path) = s.snapshot.clone() else { continue };
+                let delta = report.deltas.iter().find(|(k, _, _)| *k == s.issuer_key_id);
+                if delta.is_none() && s.previous_snapshot.is_some() {
+                    // Not collected although there was a previous snapshot: cannot happen
+                    // with Redis configured (deltas are collected for every known key).
+                    continue;
+                }
+                // A CA key's first snapshot names its CRL numbers in its baseline markers (an
+                // outbox entry without them is given them when it is replayed).
+                let mut crl_numbers = delta.map(|(_, n, _)| n.clone()).unwrap_or_default();
+                let queue = |s: &SnapshotSummary, crl_numbers: &str| {
+                    Some(PendingDelta {
+                        issuer_key_id: s.issuer_key_id.clone(),
+                        crl_numbers: crl_numbers.to_owned(),
+                        from: s.previous_snapshot.as_deref().and_then(outbox::file_name_of),
+                        to: outbox::file_name_of(s.snapshot.as_deref()?)?,
                     })
                 };
                 if !pending.is_empty() {
-                    pending.extend(queue(snapshot));
+                    pending.extend(queue(s, &crl_numbers));
                     continue;
                 }
-                match publish(&mut redis_conn, r, key_hex, crl_numbers, delta).await {
-                    Ok(p) => {
-                        if let Some(s) = snapshot {
-                            s.events_published = Some(match p {
-                                Published::Appended(n) => n as u64,
-                                Published::AlreadyPublished => 0,
-                            });
-                        }
+                let pb = match publication(delta.map(|(_, _, d)| d), Path::new(&path)) {
+                    Ok(pb) => pb,
+                    Err(e) => {
+                        summary.note_error(&SyncError::Publish(e.to_string()));
+                        pending.extend(queue(s, &crl_numbers));
+                        continue;
+                    }
+                };
+                if delta.is_none() {
+                    crl_numbers = baseline_crl_numbers(&pb);
+                }
+                match publish(&mut redis_conn, r, &s.issuer_key_id, &crl_numbers, &pb).await {
+                    Ok(done) => {
+                        s.events_published = Some(match done {
+                            Published::Appended { events, .. } => events as u64,
+                            Published::AlreadyPublished => 0,
+                        });
+                        note_baselines(&mut summary, &s.issuer_key_id, done, &pb);
                     }
                     Err(e) => {
                         summary.note_error(&e);
-                        pending.extend(queue(snapshot));
+                        pending.extend(queue(s, &crl_numbers));
                     }
                 }
             }
@@ -247,13 +292,13 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
     summary
 }
 
-/// Appends the events of `delta` to the stream, connecting first if needed.
+/// Appends a snapshot's publication to the stream, connecting first if needed.
 async fn publish(
     conn: &mut Option<redis::aio::MultiplexedConnection>,
     r: &RedisConfig,
     key_hex: &str,
     crl_numbers: &str,
-    delta: &revocation::Delta,
+    pb: &Publication,
 ) -> Result<Published, SyncError> {
     if conn.is_none() {
         *conn = match redis::Client::open(r.url.as_str()) {
@@ -264,12 +309,45 @@ async fn publish(
     let Some(c) = conn.as_mut() else {
         return Err(SyncError::Publish(format!("cannot connect to {}", r.url)));
     };
-    let result = publish_delta(c, &r.stream, key_hex, crl_numbers, &events_of(delta)).await;
+    let result = crate::publish::publish(c, &r.stream, key_hex, crl_numbers, pb).await;
     result.map_err(|e| {
         // A broken connection is not reused.
         *conn = None;
         SyncError::Publish(e.to_string())
     })
+}
+
+/// The CRL numbers of a CA key's first snapshot, as `build` joins them (its partitions in order),
+/// for the publish marker.
+fn baseline_crl_numbers(pb: &Publication) -> String {
+    let numbers: Vec<&str> = pb
+        .baselines
+        .iter()
+        .map(|b| b.crl_number_hex.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    numbers.join("+")
+}
+
+/// Records the baseline markers a publish appended, in the summary and the log.
+fn note_baselines(summary: &mut RunSummary, key_hex: &str, done: Published, pb: &Publication) {
+    if !matches!(done, Published::Appended { baselines, .. } if baselines > 0) {
+        return;
+    }
+    for b in &pb.baselines {
+        tracing::info!(
+            issuer_key_id = key_hex,
+            partition = %b.partition,
+            entries = b.entries,
+            "first snapshot of the partition: baseline marker published, no per-entry events"
+        );
+        summary.baselines.push(BaselineSummary {
+            issuer_key_id: key_hex.to_owned(),
+            partition: b.partition.clone(),
+            crl_number: Some(b.crl_number_hex.clone()).filter(|n| !n.is_empty()),
+            entries: b.entries,
+        });
+    }
 }
 
 fn read_state(path: &Path) -> BTreeMap<String, Validators> {

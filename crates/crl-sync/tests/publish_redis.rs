@@ -6,7 +6,7 @@
     clippy::panic
 )]
 
-use crl_sync::publish::{Published, RevokedEvent, publish_delta};
+use crl_sync::publish::{BaselineMarker, Publication, Published, RevokedEvent, publish, publish_delta};
 use testkit::RedisServer;
 
 fn events(n: usize) -> Vec<RevokedEvent> {
@@ -30,7 +30,10 @@ async fn appends_once_per_crl_number() {
         publish_delta(&mut conn, "delta", "aabb", "05", &ev)
             .await
             .unwrap(),
-        Published::Appended(3)
+        Published::Appended {
+            events: 3,
+            baselines: 0
+        }
     );
     assert_eq!(
         publish_delta(&mut conn, "delta", "aabb", "05", &ev)
@@ -42,7 +45,10 @@ async fn appends_once_per_crl_number() {
         publish_delta(&mut conn, "delta", "aabb", "06", &ev[..1])
             .await
             .unwrap(),
-        Published::Appended(1)
+        Published::Appended {
+            events: 1,
+            baselines: 0
+        }
     );
     let len: usize = redis::cmd("XLEN")
         .arg("delta")
@@ -81,6 +87,54 @@ async fn redis_down_is_an_error_and_nothing_is_marked() {
         publish_delta(&mut conn, "delta", "aabb", "07", &events(2))
             .await
             .unwrap(),
-        Published::Appended(2)
+        Published::Appended {
+            events: 2,
+            baselines: 0
+        }
     );
+}
+
+#[tokio::test]
+async fn baseline_markers_come_first_and_once() {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let pb = Publication {
+        baselines: vec![BaselineMarker {
+            partition: "sign-2023/131130".into(),
+            crl_number_hex: "2A".into(),
+            entries: 20_000_000,
+            this_update: 1_795_000_000,
+        }],
+        events: events(1),
+    };
+    let done = publish(&mut conn, "delta", "aabb", "2A+05", &pb).await.unwrap();
+    assert_eq!(
+        done,
+        Published::Appended {
+            events: 1,
+            baselines: 1
+        }
+    );
+    assert_eq!(
+        publish(&mut conn, "delta", "aabb", "2A+05", &pb).await.unwrap(),
+        Published::AlreadyPublished
+    );
+    let all: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg("delta")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(all.ids.len(), 2);
+    let marker = &all.ids[0];
+    assert_eq!(marker.get::<String>("event").unwrap(), "baseline");
+    assert_eq!(marker.get::<String>("issuer_key_id").unwrap(), "aabb");
+    assert_eq!(marker.get::<String>("partition").unwrap(), "sign-2023/131130");
+    assert_eq!(marker.get::<String>("crl_number").unwrap(), "2A");
+    assert_eq!(marker.get::<String>("entries").unwrap(), "20000000");
+    assert_eq!(marker.get::<String>("this_update").unwrap(), "1795000000");
+    assert!(marker.get::<String>("serial").is_none());
+    assert_eq!(all.ids[1].get::<String>("event").unwrap(), "revoked");
 }

@@ -44,7 +44,12 @@ fn sign_cert(sim: &Simulator, municipality: &str) -> Serial {
 }
 
 fn write_config(path: &Path, snapshots: &Path, sim: &Sim, redis: &str, url1: &str, url2: &str) {
-    let text = format!(
+    write_config_of(path, snapshots, sim, redis, &[(P1, url1), (P2, url2)]);
+}
+
+/// A configuration with these (partition id, URL) pairs, all of the `sign-2023` CA.
+fn write_config_of(path: &Path, snapshots: &Path, sim: &Sim, redis: &str, partitions: &[(&str, &str)]) {
+    let mut text = format!(
         r#"snapshot_dir = {snapshots:?}
 metrics_textfile = {metrics:?}
 max_crl_bytes = 4096
@@ -64,20 +69,15 @@ stream = "{STREAM}"
 [[ca]]
 id = "sign-2023"
 cert = {cert:?}
-
-[[partition]]
-id = "{P1}"
-url = "{url1}"
-ca = "sign-2023"
-
-[[partition]]
-id = "{P2}"
-url = "{url2}"
-ca = "sign-2023"
 "#,
         metrics = snapshots.join("crl_sync.prom"),
         cert = sim.root("sign-2023"),
     );
+    for (id, url) in partitions {
+        text.push_str(&format!(
+            "\n[[partition]]\nid = \"{id}\"\nurl = \"{url}\"\nca = \"sign-2023\"\n"
+        ));
+    }
     std::fs::write(path, text).unwrap();
 }
 
@@ -167,27 +167,40 @@ fn run_against_jlis_sim_and_redis_then_bad_upstreams() {
     let config = work.path().join("crl-sync.toml");
     write_config(&config, &snaps, sim, &redis.url(), &url(P1), &url(P2));
 
-    // 1: both partitions fetched and indexed; one event per revoked certificate.
+    // 1: both partitions fetched and indexed for the first time: a baseline, one marker per
+    // partition and no event per revoked certificate.
     let r = run(&config);
     assert_eq!(r.code, 0, "{}\n{}", r.json, r.stderr);
     assert_eq!(statuses(&r.json), pair("updated", "updated"), "{}", r.json);
     assert_eq!(r.json["snapshots"].as_array().unwrap().len(), 1, "one CA key");
     assert_eq!(r.json["snapshots"][0]["entries"], 2);
-    assert_eq!(r.json["snapshots"][0]["events_published"], 2);
+    assert_eq!(r.json["snapshots"][0]["events_published"], 0);
+    assert_eq!(r.json["baselines"].as_array().unwrap().len(), 2, "{}", r.json);
     assert_eq!(snapshot_files(&snaps).len(), 1);
     assert!(snaps.join("crl_sync.prom").is_file());
     let events = stream(&mut con);
-    let mut seen: Vec<(String, String, String)> = events
+    let mut seen: Vec<(String, String, String, String)> = events
         .iter()
-        .map(|e| (field(e, "serial"), field(e, "reason"), field(e, "partition")))
+        .map(|e| {
+            (
+                field(e, "event"),
+                field(e, "partition"),
+                field(e, "entries"),
+                field(e, "serial"),
+            )
+        })
         .collect();
     seen.sort();
-    let mut expected = vec![
-        (a.to_hex(), "keyCompromise".to_owned(), P1.to_owned()),
-        (b.to_hex(), "affiliationChanged".to_owned(), P2.to_owned()),
-    ];
-    expected.sort();
-    assert_eq!(seen, expected);
+    assert_eq!(
+        seen,
+        vec![
+            ("baseline".into(), P1.into(), "1".into(), String::new()),
+            ("baseline".into(), P2.into(), "1".into(), String::new()),
+        ]
+    );
+    let key_id = r.json["snapshots"][0]["issuer_key_id"].as_str().unwrap();
+    assert!(events.iter().all(|e| field(e, "issuer_key_id") == key_id));
+    assert!(events.iter().all(|e| !field(e, "crl_number").is_empty()));
     let answer = lookup(&snaps, &a.to_hex(), now());
     assert_eq!(answer["status"], "revoked");
     assert_eq!(answer["reason"], "keyCompromise");
@@ -210,7 +223,8 @@ fn run_against_jlis_sim_and_redis_then_bad_upstreams() {
     assert!(snapshot_files(&snaps) == files);
     assert_eq!(stream(&mut con).len(), 2);
 
-    // 3: one more revocation and a new publication: exactly one new event.
+    // 3: one more revocation and a new publication: exactly one new event (the certificates of
+    // the baseline are not announced again).
     sim.sim
         .revoke(&c, None, Reason::KeyCompromise, at() + Duration::minutes(10))
         .unwrap();
@@ -223,6 +237,7 @@ fn run_against_jlis_sim_and_redis_then_bad_upstreams() {
     let events = stream(&mut con);
     assert_eq!(events.len(), 3);
     let last = events.last().unwrap();
+    assert_eq!(field(last, "event"), "revoked");
     assert_eq!(field(last, "serial"), c.to_hex());
     assert_eq!(field(last, "reason"), "keyCompromise");
     assert_eq!(field(last, "partition"), P1);
@@ -392,9 +407,134 @@ fn a_delta_not_published_because_redis_was_down_is_published_by_the_next_run() {
         .unwrap();
     let r = run(&config);
     assert_eq!(r.code, 0, "{}\n{}", r.json, r.stderr);
-    assert_eq!(stream(&mut con).len(), 20, "{}", r.json);
+    // The first snapshot: one baseline marker per partition (both serve the same 20-entry CRL).
+    let events = stream(&mut con);
+    assert_eq!(events.len(), 2, "{}", r.json);
+    for e in &events {
+        assert_eq!(field(e, "event"), "baseline");
+        assert_eq!(field(e, "entries"), "20");
+        assert_eq!(field(e, "crl_number"), "03");
+    }
+    assert_eq!(r.json["baselines"].as_array().unwrap().len(), 2, "{}", r.json);
     assert!(!outbox.exists());
     let r = run(&config);
     assert_eq!(r.code, 0, "{}\n{}", r.json, r.stderr);
-    assert_eq!(stream(&mut con).len(), 20, "published once");
+    assert_eq!(stream(&mut con).len(), 2, "published once");
+}
+
+/// The baseline rule is per partition: a partition added to the configuration later publishes a
+/// marker, not its entries, while a new CRL of a known partition publishes exactly the
+/// certificates it adds; the same CRLs again publish nothing.
+#[test]
+fn a_partition_indexed_for_the_first_time_is_a_baseline_and_later_crls_publish_their_additions() {
+    let sim = Sim::get();
+    let work = tempdir();
+    let dir = work.path();
+    let p1_first = sim.crl(&dir.join("p1-1.der"), "sign-2023", 5, 3, at(), "baseline-p1");
+    let p2 = sim.crl(&dir.join("p2.der"), "sign-2023", 4, 7, at(), "baseline-p2");
+    let p1_next = sim.crl(
+        &dir.join("p1-2.der"),
+        "sign-2023",
+        8,
+        4,
+        at() + Duration::minutes(30),
+        "baseline-p1",
+    );
+    let serve = |der: &[u8], etag: &str| {
+        ScriptedServer::start(vec![Reply::Ok {
+            body: der.to_vec(),
+            etag: format!("\"{etag}\""),
+            last_modified: "Mon, 23 Nov 2026 07:00:00 GMT".into(),
+        }])
+    };
+    let (s1, s2, s1_next) = (
+        serve(&p1_first, "p1-1"),
+        serve(&p2, "p2"),
+        serve(&p1_next, "p1-2"),
+    );
+    let url = |s: &ScriptedServer| format!("{}/crl.crl", s.base_url());
+    let redis = RedisServer::start();
+    let mut con = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let snaps = dir.join("snapshots");
+    let config = dir.join("crl-sync.toml");
+
+    // 1: only P1 is configured: its first snapshot is a baseline.
+    write_config_of(&config, &snaps, sim, &redis.url(), &[(P1, &url(&s1))]);
+    let r = run(&config);
+    assert_eq!(r.code, 0, "{}\n{}", r.json, r.stderr);
+    assert_eq!(r.json["snapshots"][0]["events_published"], 0, "{}", r.json);
+    let events = stream(&mut con);
+    assert_eq!(events.len(), 1);
+    assert_eq!(field(&events[0], "event"), "baseline");
+    assert_eq!(field(&events[0], "partition"), P1);
+    assert_eq!(field(&events[0], "entries"), "5");
+
+    // 2: P2 joins the configuration: the CA key has a snapshot, but P2 is new to it, so its four
+    // entries are a baseline too (those P1 does not list are added to the snapshot, and none is
+    // published); P1 answers 304.
+    let serials = |der: &[u8]| -> std::collections::BTreeSet<String> {
+        cli_support::entries(der).into_iter().map(|(s, _, _)| s).collect()
+    };
+    let p2_only = serials(&p2).difference(&serials(&p1_first)).count();
+    assert!(p2_only > 0);
+    write_config_of(
+        &config,
+        &snaps,
+        sim,
+        &redis.url(),
+        &[(P1, &url(&s1)), (P2, &url(&s2))],
+    );
+    let r = run(&config);
+    assert_eq!(r.code, 0, "{}\n{}", r.json, r.stderr);
+    assert_eq!(statuses(&r.json), pair("not_modified", "updated"), "{}", r.json);
+    assert_eq!(r.json["snapshots"][0]["added"], p2_only, "{}", r.json);
+    assert_eq!(r.json["snapshots"][0]["events_published"], 0, "{}", r.json);
+    let events = stream(&mut con);
+    assert_eq!(events.len(), 2);
+    assert_eq!(field(&events[1], "event"), "baseline");
+    assert_eq!(field(&events[1], "partition"), P2);
+    assert_eq!(field(&events[1], "entries"), "4");
+    assert_eq!(field(&events[1], "crl_number"), "07");
+
+    // 3: a new CRL for P1: one event for each certificate it lists that the previous one did not.
+    write_config_of(
+        &config,
+        &snaps,
+        sim,
+        &redis.url(),
+        &[(P1, &url(&s1_next)), (P2, &url(&s2))],
+    );
+    let before: std::collections::BTreeSet<String> =
+        serials(&p1_first).union(&serials(&p2)).cloned().collect();
+    let expected: Vec<String> = serials(&p1_next).difference(&before).cloned().collect();
+    assert!(!expected.is_empty());
+    let r = run(&config);
+    assert_eq!(r.code, 0, "{}\n{}", r.json, r.stderr);
+    assert_eq!(statuses(&r.json), pair("updated", "not_modified"), "{}", r.json);
+    assert_eq!(
+        r.json["snapshots"][0]["events_published"],
+        expected.len(),
+        "{}",
+        r.json
+    );
+    assert!(r.json.get("baselines").is_none(), "{}", r.json);
+    let events = stream(&mut con);
+    let new = &events[2..];
+    assert!(new.iter().all(|e| field(e, "event") == "revoked"));
+    assert!(new.iter().all(|e| field(e, "partition") == P1));
+    assert!(new.iter().all(|e| field(e, "crl_number") == "04"));
+    let mut published: Vec<String> = new.iter().map(|e| field(e, "serial")).collect();
+    published.sort();
+    assert_eq!(published, expected, "exactly the certificates the new CRL adds");
+
+    // 4: the same CRLs again (fetched whole, the fetch state lost): nothing is added.
+    let len = events.len();
+    std::fs::remove_file(snaps.join("fetch-state.json")).unwrap();
+    let r = run(&config);
+    assert_eq!(r.code, 0, "{}\n{}", r.json, r.stderr);
+    assert_eq!(statuses(&r.json), pair("unchanged", "unchanged"), "{}", r.json);
+    assert_eq!(stream(&mut con).len(), len);
 }

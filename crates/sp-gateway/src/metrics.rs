@@ -37,7 +37,8 @@ pub struct Metrics {
     pub relays: IntCounterVec,
     /// Webhook deliveries by SP and outcome (`enqueued`, `delivered`, `retry`, `dead_letter`).
     pub webhook_deliveries: IntCounterVec,
-    /// Delta events read by the webhook worker, by result (`matched`, `unmatched`, `ignored`).
+    /// Delta events read by the webhook worker, by result (`matched`, `unmatched`, `baseline`,
+    /// `ignored`).
     pub webhook_delta_events: IntCounterVec,
 }
 

@@ -438,3 +438,62 @@ async fn a_crashed_or_restarted_worker_loses_nothing() {
     assert_no_4_info(&seen, &audit, &v1);
     assert_eq!(audit.matches("\"event\":\"webhook_delivered\"").count(), 2);
 }
+
+/// crl-sync's baseline marker (a CRL partition indexed for the first time) is acknowledged and
+/// counted without error, and the revocations after it are delivered as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_baseline_marker_is_acknowledged_and_later_revocations_delivered() {
+    use crl_sync::publish::{BaselineMarker, Publication, Published, publish};
+    let e = env().await;
+    let ra = ScriptedServer::start(vec![Reply::Status(200)]);
+    e.set_webhook(KEY_A, &format!("{}/hook", ra.base_url()), SECRET_A)
+        .await;
+    let (h1, v1, _) = e.enrol(KEY_A, true).await;
+    let mut con = redis::Client::open(e.gw.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let marker = Publication {
+        baselines: vec![BaselineMarker {
+            partition: "sign-2023/999999".into(),
+            crl_number_hex: "01".into(),
+            entries: 20_000_000,
+            this_update: now().unix_timestamp(),
+        }],
+        events: Vec::new(),
+    };
+    let done = publish(&mut con, DELTA_STREAM, "abcdef", "01", &marker)
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        Published::Appended {
+            events: 0,
+            baselines: 1
+        }
+    );
+    let w = Worker::spawn(e.gw.gw.clone()).unwrap();
+    e.move_and_sync(&[&h1]).await;
+    let seen = wait_for(&ra, 1, Duration::from_secs(20)).await;
+    assert_eq!(seen.len(), 1, "the revocation after the marker is delivered");
+    assert_signed(&seen[0], SECRET_A);
+    assert_eq!(body_of(&seen[0])["data"]["serial"], v1["certificate"]["serial"]);
+    let m = e.metrics().await;
+    assert!(
+        m.contains("sp_gateway_webhook_delta_events_total{result=\"baseline\"} 1"),
+        "{m}"
+    );
+    assert!(!m.contains("result=\"ignored\""), "{m}");
+    // Nothing left pending in the delta stream's group: the marker was acknowledged.
+    let pending: redis::Value = redis::cmd("XPENDING")
+        .arg(DELTA_STREAM)
+        .arg("sp-gateway-webhooks")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let pending: Vec<redis::Value> = redis::from_redis_value(pending).unwrap();
+    assert_eq!(pending[0], redis::Value::Int(0), "{pending:?}");
+    w.stop().await;
+    e.stop().await;
+}

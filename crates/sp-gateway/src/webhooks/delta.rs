@@ -27,6 +27,15 @@ return 0
 const SEEN_TTL_SECS: u64 = 35 * 86_400;
 /// At most this many consents are looked at per SP and certificate.
 const MAX_CONSENTS_PER_CERT: usize = 16;
+/// The `event` of crl-sync's baseline marker: a partition indexed for the first time, whose
+/// entries are not announced one by one (see `crl_sync::publish`). Nothing to deliver.
+const EVENT_BASELINE: &str = "baseline";
+
+/// Whether an entry is a baseline marker.
+fn is_baseline(e: &StreamId) -> bool {
+    field(e, "event").as_deref() == Some(EVENT_BASELINE)
+}
+
 /// One delta event as crl-sync writes it (see `crl_sync::publish`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Revocation {
@@ -212,6 +221,16 @@ impl Matcher {
         let m = &self.ctx.gw.metrics;
         for e in entries {
             match Revocation::parse(&e) {
+                None if is_baseline(&e) => {
+                    m.webhook_delta_events.with_label_values(&["baseline"]).inc();
+                    tracing::info!(
+                        entry = %e.id,
+                        issuer_key_id = field(&e, "issuer_key_id").unwrap_or_default(),
+                        partition = field(&e, "partition").unwrap_or_default(),
+                        entries = field(&e, "entries").unwrap_or_default(),
+                        "baseline marker: a CRL partition indexed for the first time; nothing to deliver"
+                    );
+                }
                 None => {
                     m.webhook_delta_events.with_label_values(&["ignored"]).inc();
                     tracing::warn!(entry = %e.id, "delta entry is not a revocation event; skipped");
