@@ -6,7 +6,14 @@
 //! sp-gateway audit verify FILE                  check the audit log's hash chain (exit 1 if broken)
 //! sp-gateway hash-key                           read an API key on stdin, print its SHA-256
 //! sp-gateway gen-key                            print a new API key and its SHA-256
+//! sp-gateway webhooks dead-letters list --config FILE [--sp ID]
+//!                                               the dead letters, one JSON line each
+//! sp-gateway webhooks dead-letters replay --config FILE [--sp ID] [--id ENTRY_ID...]
+//!          [--audit-log FILE]                   requeue them (all, or these) with the same event id
 //! ```
+//!
+//! The operator commands ([`crate::admin`]) print JSON lines on stdout and, on failure,
+//! `sp-gateway: CODE: message` on stderr; exit 0 done, 1 Redis or I/O, 2 configuration, 64 usage.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -47,6 +54,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Webhook operations.
+    Webhooks {
+        /// What to do.
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Reads an API key on stdin and prints its SHA-256 for `api_key_sha256`.
     HashKey,
     /// Prints a new random API key and its SHA-256.
@@ -61,6 +74,80 @@ pub enum AuditCommand {
         /// The audit log.
         file: PathBuf,
     },
+}
+
+/// Webhook subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Deliveries that used up their attempts.
+    DeadLetters {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: DeadLettersCommand,
+    },
+}
+
+/// Dead-letter subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// Prints the dead letters, oldest first, one JSON line each (ids, SP, attempts, last error,
+    /// serial; never 4 info).
+    List {
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this SP's.
+        #[arg(long)]
+        sp: Option<String>,
+    },
+    /// Puts dead letters back in the outbox with the same event id and body (attempts count from
+    /// 1 again) and removes them from the dead letters, each atomically; prints one JSON line
+    /// each and audits each requeue.
+    Replay {
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this SP's.
+        #[arg(long)]
+        sp: Option<String>,
+        /// These dead letters (entry ids as `list` prints them); default: all (of `--sp`).
+        #[arg(long = "id", num_args = 1..)]
+        ids: Vec<String>,
+        /// The audit log for the replay records (default: beside the configured `audit_log`,
+        /// `NAME.operator.EXT`).
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+    },
+}
+
+/// Loads the configuration and runs an operator command on a small runtime; returns the exit code.
+fn admin<T>(
+    config: &std::path::Path,
+    run: impl AsyncFnOnce(&crate::Config) -> Result<T, crate::admin::AdminError>,
+) -> i32 {
+    init_logging();
+    let cfg = match crate::Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            let e = crate::admin::AdminError::from(e);
+            eprintln!("sp-gateway: {}: {e}", e.code());
+            return e.exit_code();
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sp-gateway: RUNTIME: starting the runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(run(&cfg)) {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("sp-gateway: {}: {e}", e.code());
+            e.exit_code()
+        }
+    }
 }
 
 fn init_logging() {
@@ -127,6 +214,23 @@ pub fn main() -> i32 {
                 eprintln!("sp-gateway: {}: {e}", file.display());
                 2
             }
+        },
+        Command::Webhooks {
+            command: WebhooksCommand::DeadLetters { command },
+        } => match command {
+            DeadLettersCommand::List { config, sp } => admin(&config, async |cfg| {
+                crate::admin::list_dead_letters(cfg, sp.as_deref(), &mut std::io::stdout().lock()).await
+            }),
+            DeadLettersCommand::Replay {
+                config,
+                sp,
+                ids,
+                audit_log,
+            } => admin(&config, async |cfg| {
+                let audit = audit_log.unwrap_or_else(|| crate::admin::operator_audit_path(&cfg.audit_log));
+                let out = &mut std::io::stdout().lock();
+                crate::admin::replay_dead_letters(cfg, sp.as_deref(), &ids, &audit, out).await
+            }),
         },
         Command::HashKey => {
             let mut key = String::new();

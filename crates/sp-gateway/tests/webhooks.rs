@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sp_gateway::webhooks::{EVENT_ID_HEADER, SIGNATURE_HEADER, Worker, signature};
-use support::{DELTA_STREAM, Gw, Holder, KEY_A, KEY_B, Opts, now, sim, start};
+use support::{DELTA_STREAM, Gw, Holder, KEY_A, KEY_B, Opts, cli, json_lines, now, sim, start};
 use testkit::http::{Reply, ScriptedServer, SeenRequest};
 
 const SECRET_A: &str = "whsec_a_0123456789abcdef0123456789abcdef";
@@ -496,4 +496,153 @@ async fn a_baseline_marker_is_acknowledged_and_later_revocations_delivered() {
     assert_eq!(pending[0], redis::Value::Int(0), "{pending:?}");
     w.stop().await;
     e.stop().await;
+}
+
+/// A delivery that used up its attempts is replayed by the operator once the SP's endpoint works
+/// again: delivered once more with the same event id and body, gone from the dead letters,
+/// audited; replaying it again does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_replays_a_dead_letter_once_with_its_event_id() {
+    let e = env().await;
+    // bank-b's endpoint fails every attempt (max_attempts = 4 in the test config), then, fixed,
+    // answers 200.
+    let rb = ScriptedServer::start(vec![
+        Reply::Status(500),
+        Reply::Status(502),
+        Reply::Status(500),
+        Reply::Status(503),
+        Reply::Status(200),
+    ]);
+    e.set_webhook(KEY_B, &format!("{}/hook", rb.base_url()), SECRET_B)
+        .await;
+    let (h, v, c) = e.enrol(KEY_B, true).await;
+    let w = Worker::spawn(e.gw.gw.clone()).unwrap();
+    e.move_and_sync(&[&h]).await;
+    let seen = wait_for(&rb, 4, Duration::from_secs(20)).await;
+    assert_eq!(seen.len(), 4, "every attempt failed");
+    let event_id = assert_signed(&seen[0], SECRET_B);
+    let dead = dead_letters(&e.gw.redis.url());
+    assert_eq!(dead.len(), 1);
+    let dead_id = dead[0].id.clone();
+    let config = e.gw.config.to_str().unwrap().to_owned();
+    let serial = v["certificate"]["serial"].as_str().unwrap();
+
+    // list: the dead letter as JSON, without 4 info; filtered by SP.
+    let (code, out, err) = cli(&["webhooks", "dead-letters", "list", "--config", &config]).await;
+    assert_eq!(code, 0, "{err}");
+    let listed = json_lines(&out);
+    assert_eq!(listed.len(), 1, "{out}");
+    let d = &listed[0];
+    assert_eq!(d["id"], dead_id.as_str());
+    assert_eq!(d["event_id"], event_id.as_str());
+    assert_eq!(d["sp"], "bank-b");
+    assert_eq!(d["attempts"], 4);
+    assert_eq!(d["last_error"], "http_503");
+    assert_eq!(d["serial"], serial);
+    assert_eq!(d["consent_id"], c.as_ref().unwrap()["id"]);
+    assert_eq!(d["type"], "certificate.revoked");
+    let (code, out, _) = cli(&[
+        "webhooks",
+        "dead-letters",
+        "list",
+        "--config",
+        &config,
+        "--sp",
+        "bank-a",
+    ])
+    .await;
+    assert_eq!((code, out.as_str()), (0, ""));
+
+    // replay limited to another SP: nothing moves.
+    let (code, out, err) = cli(&[
+        "webhooks",
+        "dead-letters",
+        "replay",
+        "--config",
+        &config,
+        "--sp",
+        "bank-a",
+    ])
+    .await;
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert_eq!(dead_letters(&e.gw.redis.url()).len(), 1);
+    // A malformed id is refused before anything is done.
+    let (code, _, err) = cli(&[
+        "webhooks",
+        "dead-letters",
+        "replay",
+        "--config",
+        &config,
+        "--id",
+        "-",
+    ])
+    .await;
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("INVALID_ENTRY_ID"), "{err}");
+
+    // replay it: requeued with the same event id and delivered once.
+    let (code, out, err) = cli(&[
+        "webhooks",
+        "dead-letters",
+        "replay",
+        "--config",
+        &config,
+        "--id",
+        &dead_id,
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let replayed = json_lines(&out);
+    assert_eq!(replayed.len(), 1, "{out}");
+    assert_eq!(replayed[0]["status"], "requeued");
+    assert_eq!(replayed[0]["dead_letter_id"], dead_id.as_str());
+    assert_eq!(replayed[0]["event_id"], event_id.as_str());
+    assert_eq!(replayed[0]["serial"], serial);
+    let seen = wait_for(&rb, 5, Duration::from_secs(20)).await;
+    assert_eq!(seen.len(), 5, "delivered once after the replay");
+    assert_eq!(assert_signed(&seen[4], SECRET_B), event_id, "the same event id");
+    assert_eq!(seen[4].body, seen[0].body, "the same body");
+    assert_eq!(seen[4].header("jpki-pf-delivery-attempt"), Some("1"));
+    assert!(dead_letters(&e.gw.redis.url()).is_empty());
+
+    // Replaying it again, or everything, does nothing.
+    let (code, out, err) = cli(&[
+        "webhooks",
+        "dead-letters",
+        "replay",
+        "--config",
+        &config,
+        "--id",
+        &dead_id,
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_lines(&out)[0]["status"], "not_found", "{out}");
+    let (code, out, err) = cli(&["webhooks", "dead-letters", "replay", "--config", &config]).await;
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let seen = wait_for(&rb, 6, Duration::from_secs(2)).await;
+    assert_eq!(seen.len(), 5, "no second delivery");
+    let m = e.metrics().await;
+    assert!(
+        m.contains("sp_gateway_webhook_deliveries_total{outcome=\"delivered\",sp=\"bank-b\"} 1"),
+        "{m}"
+    );
+    w.stop().await;
+
+    // The operator's audit log: one admin action, beside the gateway's log, its chain intact.
+    let operator_log = e.gw.audit.with_file_name("audit.operator.jsonl");
+    assert!(sp_gateway::audit::verify(&operator_log).unwrap().ok);
+    let records = json_lines(&std::fs::read_to_string(&operator_log).unwrap());
+    assert_eq!(records.len(), 1, "{records:?}");
+    let r = &records[0];
+    assert_eq!(r["event"], "admin_action");
+    assert_eq!(r["who"], "operator-cli");
+    assert_eq!(r["what"], "webhook_dead_letter_replay");
+    assert_eq!(r["sp"], "bank-b");
+    assert_eq!(r["event_id"], event_id.as_str());
+    assert_eq!(r["serial"], serial);
+    assert_eq!(r["dead_letter_id"], dead_id.as_str());
+    let audit = e.stop().await;
+    assert_no_4_info(&seen, &audit, &v);
+    assert_no_4_info(&[], &records[0].to_string(), &v);
 }

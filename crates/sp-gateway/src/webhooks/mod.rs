@@ -28,9 +28,10 @@
 //! |---|---|---|
 //! | `P:{~wh}:outbox` | stream | `event_id`, `sp`, `attempt`, `body` |
 //! | `P:{~wh}:retry` | sorted set | deliveries waiting for their next attempt, by due time (ms) |
-//! | `P:{~wh}:dead` | stream | deliveries that used up their attempts, with the last error |
+//! | `P:{~wh}:dead` | stream | deliveries that used up their attempts, with the last error ([`dead_letters`]: list, replay) |
 //! | `P:{~wh}:seen:<event id>` | string | enqueued once (expires after 35 days) |
 
+pub mod dead_letters;
 mod delivery;
 mod delta;
 pub mod signature;

@@ -213,6 +213,8 @@ pub struct Gw {
     pub dir: tempfile::TempDir,
     pub snap: PathBuf,
     pub audit: PathBuf,
+    /// The configuration file (for the CLI's operator commands).
+    pub config: PathBuf,
     pub gw: Shared,
     pub http: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
@@ -291,6 +293,8 @@ pub async fn start(opts: Opts) -> Gw {
         sp_toml("bank-slow", KEY_SLOW, all, 0.5, 3, ""),
         sp_toml("bank-status", KEY_STATUS_ONLY, "\"status\"", 100.0, 100, ""),
     );
+    let config = dir.path().join("sp-gateway.toml");
+    std::fs::write(&config, &text).unwrap();
     let cfg = Config::from_toml(&text).unwrap();
     cfg.validate().unwrap();
     let gw: Shared = Arc::new(Gateway::build(cfg).unwrap());
@@ -304,6 +308,7 @@ pub async fn start(opts: Opts) -> Gw {
         dir,
         snap,
         audit,
+        config,
         gw,
         http: reqwest::Client::new(),
         handle,
@@ -352,6 +357,34 @@ impl Gw {
     pub fn audit_text(&self) -> String {
         std::fs::read_to_string(&self.audit).unwrap_or_default()
     }
+}
+
+/// Runs the `sp-gateway` binary with `args` (off the async threads); returns the exit code,
+/// stdout and stderr.
+pub async fn cli(args: &[&str]) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sp-gateway"))
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// JSON lines.
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Asserts an error body: `{error: {code, message}}`.
