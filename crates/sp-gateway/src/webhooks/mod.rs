@@ -26,7 +26,7 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `P:{~wh}:outbox` | stream | `event_id`, `sp`, `attempt`, `body` |
+//! | `P:{~wh}:outbox` | stream | `event_id`, `sp`, `attempt`, `body` (and `replay_of`: a requeued dead letter's id) |
 //! | `P:{~wh}:retry` | sorted set | deliveries waiting for their next attempt, by due time (ms) |
 //! | `P:{~wh}:dead` | stream | deliveries that used up their attempts, with the last error ([`dead_letters`]: list, replay) |
 //! | `P:{~wh}:seen:<event id>` | string | enqueued once (expires after 35 days) |
