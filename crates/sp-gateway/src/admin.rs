@@ -3,7 +3,9 @@
 //! - `sp-gateway webhooks dead-letters list --config FILE [--sp ID]`: the dead letters as JSON
 //!   lines ([`crate::webhooks::dead_letters`]);
 //! - `sp-gateway webhooks dead-letters replay --config FILE [--sp ID] [--id ENTRY_ID...]`: puts
-//!   them back in the outbox with the same event id, one JSON line per dead letter.
+//!   them back in the outbox with the same event id, one JSON line per dead letter;
+//! - `sp-gateway consents reindex --config FILE`: rebuilds the consents' by-serial index
+//!   ([`crate::consent_index`]) and prints what it did.
 //!
 //! Each change is audited as an `admin_action` by `operator-cli`. The records go to their own
 //! hash-chained log, by default beside the configured one (`gateway-audit.jsonl` →
@@ -15,8 +17,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::audit::AuditLog;
 use crate::config::{Config, ConfigError};
+use crate::consent_index::BackfillReport;
 use crate::store::{Store, StoreError};
 use crate::webhooks::dead_letters;
 
@@ -147,6 +152,33 @@ pub async fn replay_dead_letters(
     let n = done?;
     written?;
     Ok(n)
+}
+
+/// `consents reindex`: rebuilds the by-serial consent index, audited in `audit_log`.
+pub async fn reindex_consents(
+    cfg: &Config,
+    audit_log: &Path,
+    out: &mut impl Write,
+) -> Result<BackfillReport, AdminError> {
+    let store = store(cfg)?;
+    let audit = open_audit(audit_log)?;
+    let done = crate::consent_index::reindex(&store, crate::consent_index::DEFAULT_BATCH).await;
+    if let Ok(r) = &done {
+        audit.record(
+            "admin_action",
+            None,
+            json!({
+                "who": OPERATOR_CLI,
+                "what": "consent_index_reindex",
+                "version": crate::consent_index::FORMAT_VERSION,
+                "report": r,
+            }),
+        );
+    }
+    audit.close();
+    let report = done?;
+    line(out, &report)?;
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //!                                               the dead letters, one JSON line each
 //! sp-gateway webhooks dead-letters replay --config FILE [--sp ID] [--id ENTRY_ID...]
 //!          [--audit-log FILE]                   requeue them (all, or these) with the same event id
+//! sp-gateway consents reindex --config FILE [--audit-log FILE]
+//!                                               rebuild the consents' by-serial index (idempotent)
 //! ```
 //!
 //! The operator commands ([`crate::admin`]) print JSON lines on stdout and, on failure,
@@ -59,6 +61,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: WebhooksCommand,
+    },
+    /// Consent maintenance.
+    Consents {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConsentsCommand,
     },
     /// Reads an API key on stdin and prints its SHA-256 for `api_key_sha256`.
     HashKey,
@@ -115,6 +123,23 @@ pub enum DeadLettersCommand {
         ids: Vec<String>,
         /// The audit log for the replay records (default: beside the configured `audit_log`,
         /// `NAME.operator.EXT`).
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+    },
+}
+
+/// Consent subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConsentsCommand {
+    /// Rebuilds the by-serial consent index (`cc:<serial>`) from the stored consent records, so
+    /// that consents registered before the index existed get their webhooks; idempotent. `serve`
+    /// does it once per deployment by itself. Prints the counts as JSON.
+    Reindex {
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// The audit log for the record of this run (default: beside the configured
+        /// `audit_log`, `NAME.operator.EXT`).
         #[arg(long)]
         audit_log: Option<PathBuf>,
     },
@@ -232,6 +257,12 @@ pub fn main() -> i32 {
                 crate::admin::replay_dead_letters(cfg, sp.as_deref(), &ids, &audit, out).await
             }),
         },
+        Command::Consents {
+            command: ConsentsCommand::Reindex { config, audit_log },
+        } => admin(&config, async |cfg| {
+            let audit = audit_log.unwrap_or_else(|| crate::admin::operator_audit_path(&cfg.audit_log));
+            crate::admin::reindex_consents(cfg, &audit, &mut std::io::stdout().lock()).await
+        }),
         Command::HashKey => {
             let mut key = String::new();
             if std::io::stdin().take(4096).read_to_string(&mut key).is_err() || key.trim().is_empty() {

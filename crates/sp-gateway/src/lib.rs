@@ -19,6 +19,7 @@ pub mod audit;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod consent_index;
 pub mod error;
 pub mod ids;
 pub mod index;

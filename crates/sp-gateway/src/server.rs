@@ -130,8 +130,9 @@ pub fn start(gw: Shared, listener: TcpListener) -> std::io::Result<(SocketAddr, 
     Ok((addr, server))
 }
 
-/// Builds the gateway from `config`, starts the webhook worker (unless disabled) and serves until
-/// SIGTERM or SIGINT, then drains in-flight requests and deliveries and flushes the audit log.
+/// Builds the gateway from `config`, starts the consent index backfill (once per deployment) and
+/// the webhook worker (unless disabled) and serves until SIGTERM or SIGINT, then drains in-flight
+/// requests and deliveries and flushes the audit log.
 pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)?;
     let gw = Arc::new(Gateway::build(config)?);
@@ -140,6 +141,9 @@ pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
         None,
         serde_json::json!({"listen": listener.local_addr()?.to_string()}),
     );
+    // Consents registered before the by-serial index: indexed once per deployment, in the
+    // background (the server does not wait; the webhook worker finds them once it is done).
+    crate::consent_index::spawn_once(&gw, crate::webhooks::default_consumer());
     let worker = if gw.config.webhooks.enabled {
         Some(crate::webhooks::Worker::spawn(Arc::clone(&gw))?)
     } else {

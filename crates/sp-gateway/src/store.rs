@@ -15,6 +15,8 @@
 //! | `P:{sp}:cc:<serial>` | set | consent ids whose certificate has this serial (webhook matching) |
 //! | `P:{sp}:webhook` | hash | `url`, `secret` set by `PUT /v1/webhook` |
 //! | `P:{~wh}:…` | | the webhook outbox, retries and dead letters ([`crate::webhooks`]) |
+//! | `P:{~meta}:cc-index` | string | format version of the `cc:<serial>` index, once backfilled ([`crate::consent_index`]) |
+//! | `P:{~meta}:cc-index:lock` | string | the replica running the backfill (expires) |
 //!
 //! A registration is **one Lua script**: either every key above is written or none is. Every
 //! call has a timeout; a Redis failure becomes [`StoreError`], which handlers turn into 503.
@@ -243,6 +245,17 @@ impl Store {
     /// an SP id, so no SP shares the tag).
     pub fn webhook_key(&self, name: &str) -> String {
         format!("{}:{{~wh}}:{name}", self.prefix)
+    }
+
+    /// `P:{~meta}:name`: deployment-wide bookkeeping (one-time migrations and their locks), in a
+    /// slot of its own (`~` cannot start an SP id).
+    pub fn meta_key(&self, name: &str) -> String {
+        format!("{}:{{~meta}}:{name}", self.prefix)
+    }
+
+    /// The key prefix (`[redis] prefix`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// The Redis client, for components that need their own connections (blocking reads).

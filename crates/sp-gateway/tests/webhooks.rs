@@ -646,3 +646,201 @@ async fn an_operator_replays_a_dead_letter_once_with_its_event_id() {
     assert_no_4_info(&seen, &audit, &v);
     assert_no_4_info(&[], &records[0].to_string(), &v);
 }
+
+/// Consents stored before the by-serial index (`cc:<serial>`) existed: a consent record and the
+/// SP's `consents` set, nothing else.
+async fn write_old_style_consent(e: &Env, sp: &str, id: &str, kyc: &Value, withdrawn: bool) {
+    let store = &e.gw.gw.store;
+    let mut con = redis::Client::open(e.gw.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut fields = vec![
+        ("jlis_id", "jc_from_before".to_owned()),
+        ("verification_id", kyc["id"].as_str().unwrap().to_owned()),
+        ("user_id", kyc["user_id"].as_str().unwrap().to_owned()),
+        (
+            "serial",
+            kyc["certificate"]["serial"].as_str().unwrap().to_owned(),
+        ),
+        ("created_at", "2026-01-05T01:02:03Z".to_owned()),
+        ("expires_at", "2999-01-01T00:00:00Z".to_owned()),
+    ];
+    if withdrawn {
+        fields.push(("withdrawn_at", "2026-02-01T00:00:00Z".to_owned()));
+    }
+    let _: () = redis::pipe()
+        .hset_multiple(store.key(sp, &format!("consent:{id}")), &fields)
+        .ignore()
+        .sadd(store.key(sp, "consents"), id)
+        .ignore()
+        .query_async(&mut con)
+        .await
+        .unwrap();
+}
+
+/// Consents registered before the by-serial index existed are indexed by the backfill (once per
+/// deployment, even with two replicas starting together; again on demand with the CLI, changing
+/// nothing), and their revocation is then delivered; a withdrawn one is not indexed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consents_from_before_the_serial_index_are_backfilled_and_delivered() {
+    use sp_gateway::consent_index::{FORMAT_VERSION, Once, ensure_once, marked_version};
+    let e = env().await;
+    let ra = ScriptedServer::start(vec![Reply::Status(200)]);
+    e.set_webhook(KEY_A, &format!("{}/hook", ra.base_url()), SECRET_A)
+        .await;
+    let (h1, v1, _) = e.enrol(KEY_A, false).await;
+    let (h2, v2, _) = e.enrol(KEY_A, false).await;
+    write_old_style_consent(&e, "bank-a", "cs_before_index_1", &v1, false).await;
+    write_old_style_consent(&e, "bank-a", "cs_before_index_2", &v2, true).await;
+    let store = &e.gw.gw.store;
+    let cc = |v: &Value| {
+        store.key(
+            "bank-a",
+            &format!("cc:{}", v["certificate"]["serial"].as_str().unwrap()),
+        )
+    };
+    let mut con = redis::Client::open(e.gw.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let members_con = con.clone();
+    let members = |k: String| {
+        let mut con = members_con.clone();
+        async move {
+            let m: Vec<String> = redis::cmd("SMEMBERS").arg(k).query_async(&mut con).await.unwrap();
+            m
+        }
+    };
+    assert!(members(cc(&v1)).await.is_empty(), "not indexed yet");
+    assert_eq!(marked_version(store).await.unwrap(), 0);
+
+    // Two replicas start at once: one backfills, the other waits for it and does nothing.
+    let (a, b) = tokio::join!(
+        ensure_once(store, "replica-1", 1),
+        ensure_once(store, "replica-2", 1)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let ran: Vec<_> = [a, b]
+        .into_iter()
+        .filter_map(|o| match o {
+            Once::Ran(r) => Some(r),
+            Once::AlreadyDone => None,
+        })
+        .collect();
+    assert_eq!(ran.len(), 1, "{a:?} {b:?}");
+    assert_eq!(ran[0].records, 2);
+    assert_eq!(ran[0].indexed, 1);
+    assert_eq!(ran[0].withdrawn, 1);
+    assert_eq!(marked_version(store).await.unwrap(), FORMAT_VERSION);
+    assert_eq!(members(cc(&v1)).await, vec!["cs_before_index_1".to_owned()]);
+    assert!(
+        members(cc(&v2)).await.is_empty(),
+        "a withdrawn consent is not indexed"
+    );
+    let lock: Option<String> = redis::cmd("GET")
+        .arg(store.meta_key("cc-index:lock"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(lock, None, "the lock is released");
+    assert_eq!(
+        ensure_once(store, "replica-3", 100).await.unwrap(),
+        Once::AlreadyDone
+    );
+
+    // On demand from the CLI: idempotent.
+    let config = e.gw.config.to_str().unwrap().to_owned();
+    let (code, out, err) = cli(&["consents", "reindex", "--config", &config]).await;
+    assert_eq!(code, 0, "{err}");
+    let report = &json_lines(&out)[0];
+    assert_eq!(report["records"], 2, "{out}");
+    assert_eq!(report["indexed"], 0, "{out}");
+    assert_eq!(report["already_indexed"], 1, "{out}");
+    assert_eq!(report["withdrawn"], 1, "{out}");
+    assert_eq!(members(cc(&v1)).await.len(), 1);
+    let operator_log = e.gw.audit.with_file_name("audit.operator.jsonl");
+    let records = json_lines(&std::fs::read_to_string(&operator_log).unwrap());
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["what"], "consent_index_reindex");
+    assert_eq!(records[0]["who"], "operator-cli");
+
+    // J-LIS revokes both certificates: only the active consent's SP is told.
+    let w = Worker::spawn(e.gw.gw.clone()).unwrap();
+    e.move_and_sync(&[&h1, &h2]).await;
+    let seen = wait_for(&ra, 1, Duration::from_secs(20)).await;
+    assert_eq!(seen.len(), 1, "one delivery, for the active consent only");
+    assert_signed(&seen[0], SECRET_A);
+    let b = body_of(&seen[0]);
+    assert_eq!(b["data"]["consent_id"], "cs_before_index_1");
+    assert_eq!(b["data"]["serial"], v1["certificate"]["serial"]);
+    assert_eq!(b["data"]["verification_id"], v1["id"]);
+    w.stop().await;
+    let audit = e.stop().await;
+    assert_no_4_info(&seen, &audit, &v1);
+}
+
+/// `sp-gateway serve` backfills the consent index by itself, in the background, at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_backfills_the_consent_index_at_start() {
+    let e = env().await;
+    let (_, v, _) = e.enrol(KEY_A, false).await;
+    write_old_style_consent(&e, "bank-a", "cs_before_index_9", &v, false).await;
+    let store = &e.gw.gw.store;
+    let cc = store.key(
+        "bank-a",
+        &format!("cc:{}", v["certificate"]["serial"].as_str().unwrap()),
+    );
+    let child_audit = e.gw.dir.path().join("child-audit.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sp-gateway"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&e.gw.config)
+        // Its own audit log: the test's gateway writes the configured one.
+        .env("JPKI_PF_GATEWAY_AUDIT_LOG", &child_audit)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut con = redis::Client::open(e.gw.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut version = 0;
+    while started.elapsed() < Duration::from_secs(20) {
+        version = sp_gateway::consent_index::marked_version(store).await.unwrap();
+        if version > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(version, sp_gateway::consent_index::FORMAT_VERSION);
+    let members: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(&cc)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(members, vec!["cs_before_index_9".to_owned()]);
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let audit = std::fs::read_to_string(&child_audit).unwrap();
+    assert!(
+        audit.contains("\"event\":\"consent_index_backfilled\""),
+        "{audit}"
+    );
+    assert!(sp_gateway::audit::verify(&child_audit).unwrap().ok);
+    e.stop().await;
+}

@@ -10,8 +10,10 @@
 //! - `PUT /v1/webhook` `{url, secret}`, `GET /v1/webhook` (the secret is never returned).
 //!
 //! Consent records live in Redis under the SP's tag: another SP's consent id is simply absent (404).
-//! Each consent is also indexed by its certificate's serial (`cc:<serial>`), which the webhook
-//! worker ([`crate::webhooks`]) uses to find the consents a revocation concerns.
+//! Each active consent is also indexed by its certificate's serial (`cc:<serial>`), which the
+//! webhook worker ([`crate::webhooks`]) uses to find the consents a revocation concerns; a
+//! withdrawal takes it out again. Consents registered before that index existed are indexed by
+//! [`crate::consent_index`].
 
 use std::collections::HashMap;
 
@@ -51,7 +53,8 @@ fn jlis(gw: &Shared) -> Result<&crate::relay::Jlis, ApiError> {
     gw.jlis.as_ref().ok_or(ApiError::UpstreamUnavailable)
 }
 
-fn valid_id(id: &str) -> bool {
+/// Whether `id` is shaped like a consent id this gateway issues.
+pub(crate) fn valid_id(id: &str) -> bool {
     id.starts_with("cs_")
         && id.len() <= 64
         && id
@@ -205,9 +208,20 @@ pub async fn withdraw(
         jlis(&gw)?.withdraw_consent(&jlis_id).await?;
         let mut c = gw.store.conn();
         let k = gw.store.key(&sp.id, &format!("consent:{id}"));
-        let at = rfc3339(now_unix());
+        let serial = m.get("serial").cloned().unwrap_or_default();
+        let by_serial = gw.store.key(&sp.id, &format!("cc:{serial}"));
+        let (at, member) = (rfc3339(now_unix()), id.to_string());
         gw.store
-            .run(async move { c.hset::<_, _, _, ()>(k, "withdrawn_at", at).await })
+            .run(async move {
+                redis::pipe()
+                    .atomic()
+                    .hset(&k, "withdrawn_at", at)
+                    .ignore()
+                    .srem(&by_serial, member)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            })
             .await?;
         gw.audit
             .record("consent_withdrawn", Some(&sp.id), json!({"id": id.as_str()}));
