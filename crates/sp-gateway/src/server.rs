@@ -134,6 +134,9 @@ pub fn start(gw: Shared, listener: TcpListener) -> std::io::Result<(SocketAddr, 
 /// the webhook worker (unless disabled) and serves until SIGTERM or SIGINT, then drains in-flight
 /// requests and deliveries and flushes the audit log.
 pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
+    // Listen for the signals before anything starts, so that a SIGTERM during start-up still
+    // means a graceful stop rather than the default action (killed with the audit log unflushed).
+    let signals = Signals::install()?;
     let listener = TcpListener::bind(config.listen)?;
     let gw = Arc::new(Gateway::build(config)?);
     gw.audit.record(
@@ -160,7 +163,7 @@ pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
     let task = tokio::spawn(server);
     tokio::select! {
         r = task => { r??; }
-        () = shutdown_signal() => {
+        () = signals.recv() => {
             tracing::info!("shutting down: finishing in-flight requests");
             handle.stop(true).await;
         }
@@ -173,17 +176,26 @@ pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+/// SIGTERM and SIGINT, registered once.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for either.
+    async fn recv(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
     }
 }
