@@ -52,7 +52,7 @@ bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 print(f"{rps:.0f} {p99:.2f} {bad.group(1) if bad else 0}")'
 }
 run_wrk() { # $1 url, $2 lua or "", $3 conns
-  local args=(-t1 -c"$3" -d"${DURATION}s" --latency)
+  local args=(-t1 -c"$3" -d"${DURATION:-10}s" --latency)
   [ -n "$2" ] && args+=(-s "$2")
   wrk "${args[@]}" "$1" | parse_wrk
 }
@@ -70,8 +70,30 @@ read -r s_rps s_p99 s_bad < <(run_wrk "$base/v1/certificate-status" "$work/statu
 # a quarter of the saturated rate). wrk is closed-loop, so with 2 shared cores any saturating run
 # measures the scheduler: at 8 unpaced connections even /healthz has a p99 of several ms (printed
 # for comparison).
+# Three runs, the median p99 checked (the machine is shared: one run can land on a noisy moment),
+# and the gateway's own latency histogram over them, which excludes time spent outside the process.
 { cat "$work/status.lua"; echo 'function delay() return 1 end'; } > "$work/status-paced.lua"
-read -r p_rps p_p99 _ < <(run_wrk "$base/v1/certificate-status" "$work/status-paced.lua" 16)
+hist() { curl -s "$base/metrics" | python3 -c '
+import re, sys
+b = {m.group(1): int(float(m.group(2))) for m in re.finditer(r"duration_seconds_bucket\{route=\"/v1/certificate-status\",le=\"([^\"]+)\"\} (\S+)", sys.stdin.read())}
+print(b.get("0.001", 0), b.get("+Inf", 0))'; }
+read -r h1_le1 h1_all < <(hist)
+paced=()
+for _ in 1 2 3; do
+  read -r p_rps p_p99 _ < <(DURATION=5 run_wrk "$base/v1/certificate-status" "$work/status-paced.lua" 16)
+  paced+=("$p_p99")
+done
+read -r h2_le1 h2_all < <(hist)
+p_p99=$(printf '%s\n' "${paced[@]}" | sort -n | sed -n 2p)
+# /healthz paced the same way: the floor this machine puts under any p99.
+echo 'function delay() return 1 end' > "$work/healthz-paced.lua"
+hpaced=()
+for _ in 1 2 3; do
+  read -r _ hp_p99 _ < <(DURATION=5 run_wrk "$base/healthz" "$work/healthz-paced.lua" 16)
+  hpaced+=("$hp_p99")
+done
+hp_p99=$(printf '%s\n' "${hpaced[@]}" | sort -n | sed -n 2p)
+p_server=$(python3 -c "print(round(100 * ($h2_le1 - $h1_le1) / max(1, $h2_all - $h1_all), 2))")
 read -r s8_rps s8_p99 _ < <(run_wrk "$base/v1/certificate-status" "$work/status.lua" 8)
 read -r h8_rps h8_p99 _ < <(run_wrk "$base/healthz" "" 8)
 
@@ -89,16 +111,17 @@ bulk_count=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["cou
 ossl=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $(NF)}')
 read -r k_rps k_p99 k_bad < <(run_wrk "$base/v1/verifications" "$work/kyc.lua" 16)
 
-python3 - "$h_rps" "$h_p99" "$s_rps" "$s_p99" "$s_bad" "$s8_p99" "$bulk_best" "$bulk_median" "$bulk_count" "$ossl" "$k_rps" "$k_p99" "$k_bad" "$DURATION" "$CONNS" "$p_rps" "$p_p99" "$h8_p99" <<'EOF'
+python3 - "$h_rps" "$h_p99" "$s_rps" "$s_p99" "$s_bad" "$s8_p99" "$bulk_best" "$bulk_median" "$bulk_count" "$ossl" "$k_rps" "$k_p99" "$k_bad" "$DURATION" "$CONNS" "$p_rps" "$p_p99" "$h8_p99" "${paced[*]}" "$p_server" "$hp_p99" <<'EOF'
 import sys
-(h_rps, h_p99, s_rps, s_p99, s_bad, s8_p99, b_best, b_med, b_n, ossl, k_rps, k_p99, k_bad, dur, conns, p_rps, p_p99, h8_p99) = sys.argv[1:]
+(h_rps, h_p99, s_rps, s_p99, s_bad, s8_p99, b_best, b_med, b_n, ossl, k_rps, k_p99, k_bad, dur, conns, p_rps, p_p99, h8_p99, paced, p_server, hp_p99) = sys.argv[1:]
 h_rps, s_rps, k_rps, ossl = float(h_rps), float(s_rps), float(k_rps), float(ossl)
 def mark(ok): return "PASS" if ok else "MISS"
 print(f"sp-gateway bench (wrk -t1, {dur}s per run, {conns} connections unless noted; loopback; 2 gateway workers)")
 print(f"  /healthz                       {h_rps:>10.0f} req/s   p99 {float(h_p99):.2f} ms")
 print(f"  single status check (by id)    {s_rps:>10.0f} req/s   p99 {float(s_p99):.2f} ms   non-2xx {s_bad}")
 print(f"    ratio status/healthz         {s_rps / h_rps * 100:>9.1f} %    (target >= 50%)  {mark(s_rps >= 0.5 * h_rps)}")
-print(f"    p99, paced ({float(p_rps):.0f} req/s)    {float(p_p99):>9.2f} ms   (target <= 5 ms) {mark(float(p_p99) <= 5)}")
+print(f"    p99, paced ({float(p_rps):.0f} req/s)    {float(p_p99):>9.2f} ms   (target <= 5 ms) {mark(float(p_p99) <= 5)}   median of runs: {paced} ms")
+print(f"      inside the gateway (its histogram): {p_server}% of those requests took <= 1 ms; /healthz paced the same way: p99 {float(hp_p99):.2f} ms (median of 3)")
 print(f"    p99, 8 unpaced connections   {float(s8_p99):>9.2f} ms   (information; /healthz the same way: {float(h8_p99):.2f} ms)")
 print(f"  bulk status, {b_n} ids        best {float(b_best):.1f} ms, median of 5 {float(b_med):.1f} ms   (target <= 200 ms) {mark(float(b_med) <= 200)}")
 print(f"  openssl speed rsa2048 verify   {ossl:>10.0f} /s (one core)")
