@@ -254,12 +254,25 @@ pub fn build_streamed(
         Ok(i) => i,
         Err(e) => return Ok(fail(SyncError::Snapshot(e.to_string()))),
     };
-    let mut n = 0u64;
-    let streamed = match src.stream(md, &mut entry_sink(&mut builder, idx, &mut n, progress)) {
+    // The index is written while the hashing threads finish (the walk ends first), to a
+    // temporary file that becomes the snapshot only once the signature, the times and the
+    // progress rules have passed; on any rejection it is removed.
+    let mut sink = BuilderSink {
+        builder,
+        idx,
+        n: 0,
+        progress,
+    };
+    let keep = opts.keep;
+    let (streamed, pending) = match src.stream_then(md, &mut sink, |sink| {
+        let empty = revocation::IndexBuilder::new(&key_id);
+        empty.and_then(|empty| std::mem::replace(&mut sink.builder, empty).write_pending(out_dir, keep))
+    }) {
         Ok(s) => s,
         Err(StreamError::Io(e)) => return Err(StreamFallback::Io(e)),
         Err(StreamError::Crl(_)) => return Err(ReadWhole),
     };
+    let n = sink.n;
     let mut header = header;
     header.tbs_digest = Some(&streamed.tbs_digest);
     match select_issuer(&header, cas) {
@@ -287,23 +300,51 @@ pub fn build_streamed(
             return Ok(report);
         }
     }
-    if let Err(e) = builder.set_source_sha256(idx, streamed.sha256) {
-        return Ok(fail(SyncError::Snapshot(e.to_string())));
-    }
+    let snap_err = |e: revocation::Error| SyncError::Snapshot(e.to_string());
+    let committed = pending.and_then(|mut p| {
+        p.set_source_sha256(idx, streamed.sha256)?;
+        p.commit()
+    });
+    let path = match committed {
+        Ok(path) => path,
+        Err(e) => return Ok(fail(snap_err(e))),
+    };
     report
         .partitions
         .push(partition_summary(partition, "updated", &header, Some(n)));
-    let pending = Pending {
+    let written = Written {
         key_id,
-        builder,
+        path,
         prev,
         crl_numbers: header.crl_number_hex().into_iter().collect(),
         started,
     };
-    if let Err(e) = finish_one(out_dir, pending, opts, &mut report) {
+    if let Err(e) = after_write(written, opts, &mut report) {
         report.errors.push(e);
     }
     Ok(report)
+}
+
+/// The visitor of a streamed ingest: owns the builder so that it can be written as soon as the
+/// walk ends.
+struct BuilderSink<'p> {
+    builder: revocation::IndexBuilder,
+    idx: u16,
+    n: u64,
+    progress: &'p indicatif::ProgressBar,
+}
+
+impl crate::parse::RevokedVisitor for BuilderSink<'_> {
+    #[inline]
+    fn entry(&mut self, serial: &[u8], revoked_at: i64, reason: Option<u8>) -> Result<(), CrlError> {
+        self.n += 1;
+        if self.n.is_multiple_of(1_000_000) {
+            self.progress.inc(1_000_000);
+        }
+        self.builder
+            .push(serial, revoked_at, reason, self.idx)
+            .map_err(|e| CrlError::Visitor(Box::new(e)))
+    }
 }
 
 /// A CA key's index, filled and not yet written.
@@ -580,9 +621,38 @@ fn finish_one(
         crl_numbers,
         started,
     } = pending;
-    let key_hex = hex::encode(&key_id);
     let path: PathBuf = builder.write_atomically(out_dir, opts.keep).map_err(snap_err)?;
-    let new = revocation::Snapshot::open(&path).map_err(snap_err)?;
+    let written = Written {
+        key_id,
+        path,
+        prev,
+        crl_numbers,
+        started,
+    };
+    after_write(written, opts, report)
+}
+
+/// A CA key's snapshot, just written.
+struct Written {
+    key_id: Vec<u8>,
+    path: PathBuf,
+    prev: Option<revocation::Snapshot>,
+    crl_numbers: Vec<String>,
+    started: Instant,
+}
+
+/// The delta against the previous generation, and the summary.
+fn after_write(written: Written, opts: &BuildOptions, report: &mut BuildReport) -> Result<(), SyncError> {
+    let snap_err = |e: revocation::Error| SyncError::Snapshot(e.to_string());
+    let Written {
+        key_id,
+        path,
+        prev,
+        crl_numbers,
+        started,
+    } = written;
+    let key_hex = hex::encode(&key_id);
+    let new = revocation::Snapshot::open_written(&path).map_err(snap_err)?;
     let delta_started = Instant::now();
     let (delta, added, removed) = match (&prev, opts.collect_deltas) {
         (Some(p), true) => {

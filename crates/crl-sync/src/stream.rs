@@ -27,8 +27,9 @@ use crate::parse::{EntryStream, RevokedVisitor, WalkStats};
 
 /// Read size, and the size of the first read that must hold the CRL's header fields.
 const CHUNK: usize = 1 << 20;
-/// Buffers in flight between the reader and the two hashing threads.
-const BUFFERS: usize = 8;
+/// Buffers in flight between the reader and the two hashing threads (16 MiB). The hashing keeps
+/// pace with the walk on two cores; more buffers measured no faster and only raised the RSS.
+const BUFFERS: usize = 16;
 
 /// Why a stream stopped.
 #[derive(Debug, thiserror::Error)]
@@ -126,10 +127,23 @@ impl StreamSource {
 
     /// Reads the file once: entries to `visitor`, the hashes on two other threads.
     pub fn stream<V: RevokedVisitor + ?Sized>(
-        mut self,
+        self,
         tbs_hash: MessageDigest,
         visitor: &mut V,
     ) -> Result<Streamed, StreamError> {
+        self.stream_then(tbs_hash, visitor, |_| ()).map(|(s, ())| s)
+    }
+
+    /// [`StreamSource::stream`], and `then` runs with the visitor once every entry was walked,
+    /// while the hashing threads may still be at work (on a two-core machine the walk ends first):
+    /// the caller can write its index meanwhile. Nothing is verified yet when `then` runs, so
+    /// what it makes must stay provisional until the digests have been checked.
+    pub fn stream_then<V: RevokedVisitor + ?Sized, T>(
+        mut self,
+        tbs_hash: MessageDigest,
+        visitor: &mut V,
+        then: impl FnOnce(&mut V) -> T,
+    ) -> Result<(Streamed, T), StreamError> {
         let l = self.layout;
         self.file.seek(SeekFrom::Start(0))?;
         let (to_file_hash, file_rx) = mpsc::sync_channel::<(usize, Arc<Vec<u8>>)>(BUFFERS);
@@ -160,16 +174,19 @@ impl StreamSource {
             let walked = self.read_all(visitor, &to_file_hash, &to_tbs_hash, &returned);
             drop(to_file_hash);
             drop(to_tbs_hash);
+            let then = walked.as_ref().ok().map(|_| then(visitor));
             let sha = file_hash.join();
             let tbs = tbs.join();
             let stats = walked?;
             let sha256 = sha.map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
             let tbs_digest = tbs.map_err(|_| std::io::Error::other("the hashing thread panicked"))??;
-            Ok(Streamed {
+            let streamed = Streamed {
                 sha256,
                 tbs_digest,
                 stats,
-            })
+            };
+            then.map(|t| (streamed, t))
+                .ok_or_else(|| std::io::Error::other("the walk failed").into())
         })
     }
 

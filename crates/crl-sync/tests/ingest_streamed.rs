@@ -80,9 +80,12 @@ fn a_streamed_ingest_writes_the_same_snapshot_as_a_whole_read() {
     assert!(rep.errors.is_empty(), "{:?}", rep.errors);
     assert_eq!(snapshot_files(&lib), b);
 
-    // The same file again is unchanged; an older CRL number is a rollback.
+    // The same file again is unchanged (the index written meanwhile is thrown away, leaving no
+    // temporary file); an older CRL number is a rollback.
+    let unchanged = dir_files(&streamed);
     let r = ingest(&crl, &sim.root("sign-2023"), &streamed, &[]);
     assert_eq!(r.json["partitions"][0]["status"], "unchanged", "{}", r.json);
+    assert_eq!(dir_files(&streamed), unchanged);
     let older = files.path().join("older.der");
     sim.crl(
         &older,

@@ -13,8 +13,8 @@ use jpki::{Reason, Serial};
 use crate::entry::{Entry, PartitionMeta, reason_byte, reason_nibble};
 use crate::error::{Error, Result};
 use crate::format::{
-    COMPACT_KEY_BITS, COMPACT_RECORD, Checksum, FORMAT_VERSION, FULL_RECORD, HEADER_LEN, Header,
-    MAX_KEY_ID_LEN, Section, WIDE_SERIAL_LEN, check_partition, compact_pack, encode_partitions,
+    COMPACT_KEY_BITS, COMPACT_RECORD, Checksum, FORMAT_VERSION, FULL_RECORD, Header, MAX_KEY_ID_LEN, Section,
+    TRAILER_LEN, WIDE_SERIAL_LEN, check_partition, compact_pack, encode_partitions,
 };
 use crate::snapshot::Snapshot;
 use crate::store;
@@ -43,12 +43,17 @@ pub struct IndexBuilder {
     partitions: Vec<PartitionMeta>,
     narrow: Vec<u128>,
     wide: Vec<WideRec>,
+    /// Whether the narrow serials pushed so far are strictly increasing (a CRL written in serial
+    /// order, as many are): the sort and the duplicate merge then have nothing to do.
+    narrow_increasing: bool,
+    /// Earliest and latest revocation time pushed as a narrow entry.
+    narrow_times: (i64, i64),
 }
 
 /// Everything needed to emit the file, computed once.
 struct Prepared {
     header: Header,
-    table: Vec<u8>,
+    partitions: Vec<PartitionMeta>,
     dir: Vec<u32>,
     narrow: Vec<u128>,
     wide: Vec<WideRec>,
@@ -67,6 +72,8 @@ impl IndexBuilder {
             partitions: Vec::new(),
             narrow: Vec::new(),
             wide: Vec::new(),
+            narrow_increasing: true,
+            narrow_times: (i64::MAX, i64::MIN),
         })
     }
 
@@ -117,6 +124,7 @@ impl IndexBuilder {
 
     /// Pushes one CRL entry: the serial's big-endian magnitude (leading zeros allowed), its
     /// revocationDate (unix seconds), its reasonCode if any, and the partition that listed it.
+    #[inline]
     pub fn push(
         &mut self,
         serial_magnitude: &[u8],
@@ -126,47 +134,52 @@ impl IndexBuilder {
     ) -> Result<()> {
         let reason = match reason {
             None => None,
-            Some(code) => Some(Reason::from_code(code).ok_or(Error::InvalidReason { code, partition })?),
+            Some(code) => match Reason::from_code(code) {
+                Some(r) => Some(r),
+                None => return Err(Error::InvalidReason { code, partition }),
+            },
         };
         let start = serial_magnitude
             .iter()
             .position(|b| *b != 0)
             .unwrap_or(serial_magnitude.len());
         let mag = serial_magnitude.get(start..).unwrap_or_default();
-        if mag.len() <= 8 {
-            let mut b = [0u8; 8];
-            b.get_mut(8 - mag.len()..)
-                .ok_or(Error::SerialTooLong {
-                    octets: mag.len(),
-                    partition,
-                })?
-                .copy_from_slice(mag);
-            self.push_narrow(u64::from_be_bytes(b), revoked_at, reason, partition)
-        } else {
-            let mut serial = [0u8; WIDE_SERIAL_LEN];
-            serial
-                .get_mut(
-                    WIDE_SERIAL_LEN
-                        .checked_sub(mag.len())
-                        .ok_or(Error::SerialTooLong {
-                            octets: mag.len(),
-                            partition,
-                        })?..,
-                )
-                .ok_or(Error::SerialTooLong {
-                    octets: mag.len(),
-                    partition,
-                })?
-                .copy_from_slice(mag);
-            self.count(partition)?;
-            self.wide.push(WideRec {
-                serial,
-                time: revoked_at,
-                partition,
-                reason: reason_byte(reason),
-            });
-            Ok(())
+        match mag.len() {
+            0..=8 => {
+                // Shifted in byte by byte: copying into an array and loading it as a u64 stalls
+                // on the store-to-load forward (it was most of this function's time).
+                let v = mag.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+                self.push_narrow(v, revoked_at, reason, partition)
+            }
+            _ => self.push_wide(mag, revoked_at, reason, partition),
         }
+    }
+
+    #[cold]
+    fn push_wide(
+        &mut self,
+        mag: &[u8],
+        revoked_at: i64,
+        reason: Option<Reason>,
+        partition: u16,
+    ) -> Result<()> {
+        let too_long = || Error::SerialTooLong {
+            octets: mag.len(),
+            partition,
+        };
+        let mut serial = [0u8; WIDE_SERIAL_LEN];
+        serial
+            .get_mut(WIDE_SERIAL_LEN.checked_sub(mag.len()).ok_or_else(too_long)?..)
+            .ok_or_else(too_long)?
+            .copy_from_slice(mag);
+        self.count(partition)?;
+        self.wide.push(WideRec {
+            serial,
+            time: revoked_at,
+            partition,
+            reason: reason_byte(reason),
+        });
+        Ok(())
     }
 
     /// Pushes one entry given as a [`Serial`].
@@ -194,6 +207,7 @@ impl IndexBuilder {
         self.push_serial(&entry.serial, entry.revoked_at, entry.reason, partition)
     }
 
+    #[inline]
     fn push_narrow(
         &mut self,
         serial: u64,
@@ -201,14 +215,19 @@ impl IndexBuilder {
         reason: Option<Reason>,
         partition: u16,
     ) -> Result<()> {
-        let biased = revoked_at
-            .checked_add(TIME_BIAS)
-            .filter(|t| (0..2 * TIME_BIAS).contains(t))
-            .ok_or(Error::TimeRange {
+        let biased = revoked_at.wrapping_add(TIME_BIAS);
+        if !(0..2 * TIME_BIAS).contains(&biased) {
+            return Err(Error::TimeRange {
                 min: revoked_at,
                 max: revoked_at,
-            })?;
+            });
+        }
         self.count(partition)?;
+        if let Some(&last) = self.narrow.last() {
+            self.narrow_increasing &= narrow_serial(last) < serial;
+        }
+        let (lo, hi) = self.narrow_times;
+        self.narrow_times = (lo.min(revoked_at), hi.max(revoked_at));
         self.narrow.push(
             (u128::from(serial) << 64)
                 | ((biased as u128) << 24)
@@ -218,17 +237,23 @@ impl IndexBuilder {
         Ok(())
     }
 
+    #[inline]
     fn count(&mut self, partition: u16) -> Result<()> {
-        let count = self.partitions.len();
-        let meta = self
-            .partitions
-            .get_mut(usize::from(partition))
-            .ok_or(Error::UnknownPartition {
-                index: partition,
-                count,
-            })?;
-        meta.entries += 1;
-        Ok(())
+        match self.partitions.get_mut(usize::from(partition)) {
+            Some(meta) => {
+                meta.entries += 1;
+                Ok(())
+            }
+            None => Err(self.unknown_partition(partition)),
+        }
+    }
+
+    #[cold]
+    fn unknown_partition(&self, index: u16) -> Error {
+        Error::UnknownPartition {
+            index,
+            count: self.partitions.len(),
+        }
     }
 
     /// Entries pushed so far (duplicates included).
@@ -273,6 +298,39 @@ impl IndexBuilder {
         Ok(path)
     }
 
+    /// Sorts, merges duplicates and writes everything but the header and the partition table to
+    /// a temporary file in `dir`, as the next generation for this CA key. The caller then sets
+    /// what it learnt meanwhile (the source CRL's SHA-256) and commits, or drops the result, which
+    /// removes the temporary file. This lets a streamed ingest write the index while the source
+    /// is still being hashed.
+    pub fn write_pending(self, dir: &Path, keep: usize) -> Result<PendingSnapshot> {
+        let generation = store::next_generation(dir, &self.key_id)?;
+        let path = dir.join(store::file_name(&self.key_id, generation));
+        let key_id = self.key_id.clone();
+        let prepared = self.prepare()?;
+        let temp = store::TempFile::create(&path)?;
+        let file = temp.file()?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        let sum = prepared
+            .emit_body(&mut w, None)
+            .and_then(|sum| w.flush().map(|()| sum))
+            .map_err(|e| Error::io("write", &temp.tmp, e))?;
+        drop(w);
+        let Prepared {
+            header, partitions, ..
+        } = prepared;
+        Ok(PendingSnapshot {
+            header,
+            partitions,
+            sum,
+            temp,
+            dir: dir.to_path_buf(),
+            path,
+            key_id,
+            keep: keep.max(1),
+        })
+    }
+
     fn prepare(mut self) -> Result<Prepared> {
         // Rank of each partition for the duplicate rule: latest thisUpdate wins, then the later added.
         let mut order: Vec<usize> = (0..self.partitions.len()).collect();
@@ -285,18 +343,23 @@ impl IndexBuilder {
         }
         let rank_of = |p: u16| rank.get(usize::from(p)).copied().unwrap_or(0);
 
-        self.narrow.sort_unstable();
-        let mut duplicates = dedup_narrow(&mut self.narrow, &rank_of);
-        self.narrow.shrink_to_fit();
+        // Strictly increasing serials (pushed in serial order) have nothing to sort or merge,
+        // and their time range is the one seen while pushing.
+        let mut duplicates = 0;
+        let narrow_times = if self.narrow_increasing {
+            self.narrow_times
+        } else {
+            self.narrow.sort_unstable();
+            duplicates += dedup_narrow(&mut self.narrow, &rank_of);
+            self.narrow.shrink_to_fit();
+            let times = self.narrow.iter().map(|&v| narrow_time(v));
+            times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)))
+        };
         self.wide.sort_unstable();
         duplicates += dedup_wide(&mut self.wide, &rank_of);
 
-        let times = self
-            .narrow
-            .iter()
-            .map(|&v| narrow_time(v))
-            .chain(self.wide.iter().map(|w| w.time));
-        let (min, max) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        let times = self.wide.iter().map(|w| w.time);
+        let (min, max) = times.fold(narrow_times, |(lo, hi), t| (lo.min(t), hi.max(t)));
         let base_time = if min > max { 0 } else { min };
         if max > base_time && max.abs_diff(base_time) > u64::from(u32::MAX) {
             return Err(Error::TimeRange { min, max });
@@ -327,6 +390,7 @@ impl IndexBuilder {
         )
         .ok_or(Error::TooManyEntries { count: self.len() })?;
         let header = Header {
+            version: FORMAT_VERSION,
             file_len,
             base_time,
             narrow_count: self.narrow.len() as u64,
@@ -341,10 +405,10 @@ impl IndexBuilder {
             dir_buckets,
             sections,
         };
-        debug_assert_eq!(FORMAT_VERSION, 2);
+        debug_assert_eq!(FORMAT_VERSION, 3);
         Ok(Prepared {
             header,
-            table,
+            partitions: self.partitions,
             dir,
             narrow: self.narrow,
             wide: self.wide,
@@ -477,11 +541,14 @@ fn directory(narrow: &[u128]) -> (u64, u8, u32, Vec<u32>) {
 struct Emitter<'w, W: Write> {
     out: &'w mut W,
     sum: Checksum,
+    /// Whether the bytes written count towards `sum` (the head does not: it comes last).
+    summing: bool,
     buf: Vec<u8>,
     written: u64,
 }
 
-const EMIT_BUF: usize = 1 << 16;
+/// As large as the file writer's buffer, so a full block goes straight to the file uncopied.
+const EMIT_BUF: usize = 1 << 20;
 
 impl<W: Write> Emitter<'_, W> {
     fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -493,7 +560,9 @@ impl<W: Write> Emitter<'_, W> {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.sum.update(&self.buf);
+        if self.summing {
+            self.sum.update(&self.buf);
+        }
         self.out.write_all(&self.buf)?;
         self.written += self.buf.len() as u64;
         self.buf.clear();
@@ -512,37 +581,134 @@ impl<W: Write> Emitter<'_, W> {
     }
 }
 
+/// The header and the partition table, padded: the first [`Header::checksum_split`] bytes.
+fn head_bytes(header: &Header, partitions: &[PartitionMeta]) -> Vec<u8> {
+    let mut head = header.encode().to_vec();
+    head.extend_from_slice(&encode_partitions(partitions));
+    head.resize(header.checksum_split(), 0);
+    head
+}
+
+/// A snapshot written but for its header and partition table, in a temporary file of its
+/// directory ([`IndexBuilder::write_pending`]). [`PendingSnapshot::commit`] completes it and
+/// renames it into place; dropping it instead removes the temporary file.
+#[derive(Debug)]
+pub struct PendingSnapshot {
+    header: Header,
+    partitions: Vec<PartitionMeta>,
+    sum: Checksum,
+    temp: store::TempFile,
+    dir: PathBuf,
+    path: PathBuf,
+    key_id: Vec<u8>,
+    keep: usize,
+}
+
+impl PendingSnapshot {
+    /// Sets the source CRL's SHA-256 of partition `partition`.
+    pub fn set_source_sha256(&mut self, partition: u16, sha256: [u8; 32]) -> Result<()> {
+        let count = self.partitions.len();
+        let meta = self
+            .partitions
+            .get_mut(usize::from(partition))
+            .ok_or(Error::UnknownPartition {
+                index: partition,
+                count,
+            })?;
+        meta.source_sha256 = sha256;
+        Ok(())
+    }
+
+    /// Narrow and wide entries the snapshot holds (duplicates merged).
+    pub fn len(&self) -> u64 {
+        self.header.narrow_count + self.header.wide_count
+    }
+
+    /// Whether the snapshot holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the header, the partition table and the checksum, then fsyncs, renames the file
+    /// into place, fsyncs the directory and prunes generations beyond `keep`. Returns the path.
+    pub fn commit(mut self) -> Result<PathBuf> {
+        use std::os::unix::fs::FileExt;
+        let head = head_bytes(&self.header, &self.partitions);
+        let mut sum = self.sum.clone();
+        sum.update(&head);
+        let trailer_at = self.header.file_len - TRAILER_LEN as u64;
+        let file = self.temp.file()?;
+        file.write_all_at(&head, 0)
+            .and_then(|()| file.write_all_at(&sum.finish().to_le_bytes(), trailer_at))
+            .map_err(|e| Error::io("write", &self.temp.tmp, e))?;
+        self.temp.publish()?;
+        store::prune(&self.dir, &self.key_id, self.keep)?;
+        Ok(std::mem::take(&mut self.path))
+    }
+}
+
 impl Prepared {
+    /// The header and the partition table, padded: the first [`Header::checksum_split`] bytes.
+    fn head(&self) -> Vec<u8> {
+        head_bytes(&self.header, &self.partitions)
+    }
+
+    /// Writes the whole file.
     fn emit<W: Write>(&self, out: &mut W) -> std::io::Result<()> {
+        let head = self.head();
+        let mut sum = self.emit_body(out, Some(&head))?;
+        sum.update(&head);
+        out.write_all(&sum.finish().to_le_bytes())
+    }
+
+    /// Writes the file without its trailer, the head as given or as zeros (to be written later),
+    /// and returns the checksum of the bytes after the head.
+    fn emit_body<W: Write>(&self, out: &mut W, head: Option<&[u8]>) -> std::io::Result<Checksum> {
+        let h = &self.header;
+        let split = h.checksum_split();
         let mut e = Emitter {
             out,
             sum: Checksum::default(),
+            summing: false,
             buf: Vec::with_capacity(EMIT_BUF + 64),
             written: 0,
         };
-        let h = &self.header;
+        match head {
+            Some(bytes) => e.put(bytes)?,
+            None => e.put(&vec![0u8; split])?,
+        }
+        debug_assert_eq!(e.at(), split as u64);
+        e.flush()?;
+        e.summing = true;
         let width = h.partition_width;
         let base = h.base_time;
         let offset = |t: i64| (t - base) as u32;
-        e.put(&h.encode())?;
-        debug_assert_eq!(e.at(), HEADER_LEN as u64);
         let section = |e: &mut Emitter<'_, W>, s: Section| -> std::io::Result<()> {
             e.align()?;
             debug_assert_eq!(Some(e.at()), h.sections.get(s as usize).map(|x| x.0));
             Ok(())
         };
-        section(&mut e, Section::PartitionTable)?;
-        e.put(&self.table)?;
         section(&mut e, Section::Directory)?;
-        for d in &self.dir {
-            e.put(&d.to_le_bytes())?;
+        for chunk in self.dir.chunks(1024) {
+            let mut block = [0u8; 4 * 1024];
+            for (dst, d) in block.chunks_exact_mut(4).zip(chunk) {
+                dst.copy_from_slice(&d.to_le_bytes());
+            }
+            e.put(block.get(..4 * chunk.len()).unwrap_or_default())?;
         }
         section(&mut e, Section::NarrowRecords)?;
         if h.record_width == COMPACT_RECORD {
-            for &v in &self.narrow {
-                let key = narrow_serial(v).wrapping_sub(h.dir_min);
-                let rec = compact_pack(key, reason_nibble(narrow_reason(v)), offset(narrow_time(v)));
-                e.put(&rec.to_le_bytes())?;
+            // Packed a block at a time: one buffer append per block rather than per record.
+            let mut block = [0u8; 8 * 1024];
+            for chunk in self.narrow.chunks(1024) {
+                let mut used = 0;
+                for (dst, &v) in block.chunks_exact_mut(8).zip(chunk) {
+                    let key = narrow_serial(v).wrapping_sub(h.dir_min);
+                    let rec = compact_pack(key, reason_nibble(narrow_reason(v)), offset(narrow_time(v)));
+                    dst.copy_from_slice(&rec.to_le_bytes());
+                    used += 8;
+                }
+                e.put(block.get(..used).unwrap_or_default())?;
             }
         } else {
             let mut rec = [0u8; FULL_RECORD as usize];
@@ -556,9 +722,11 @@ impl Prepared {
             }
         }
         section(&mut e, Section::NarrowPartitions)?;
-        for &v in &self.narrow {
-            let p = narrow_partition(v).to_le_bytes();
-            e.put(p.get(..usize::from(width)).unwrap_or_default())?;
+        if width > 0 {
+            for &v in &self.narrow {
+                let p = narrow_partition(v).to_le_bytes();
+                e.put(p.get(..usize::from(width)).unwrap_or_default())?;
+            }
         }
         section(&mut e, Section::WideSerials)?;
         for w in &self.wide {
@@ -583,8 +751,7 @@ impl Prepared {
         }
         e.align()?;
         e.flush()?;
-        let sum = e.sum.clone().finish();
-        e.out.write_all(&sum.to_le_bytes())?;
-        Ok(())
+        debug_assert_eq!(e.at() + TRAILER_LEN as u64, h.file_len);
+        Ok(e.sum)
     }
 }

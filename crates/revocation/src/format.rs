@@ -6,8 +6,11 @@ use crate::error::{Error, Result};
 
 /// First eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"JPKIREV\0";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this build writes. It also reads version 2, which differs only in the
+/// order the checksum covers the bytes (see [`Header::checksum_split`]).
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format version this build reads.
+pub const OLDEST_READ_VERSION: u32 = 2;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 240;
 /// Size of the trailing checksum.
@@ -76,6 +79,8 @@ const SECTION_TABLE_AT: usize = 112;
 /// The decoded fixed header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// Format version: [`FORMAT_VERSION`] when written, 2 or 3 when read.
+    pub version: u32,
     pub file_len: u64,
     pub base_time: i64,
     pub narrow_count: u64,
@@ -133,7 +138,7 @@ impl Header {
         let mut h = [0u8; HEADER_LEN];
         let mut w = Cursor { buf: &mut h, at: 0 };
         w.put(&MAGIC);
-        w.put(&FORMAT_VERSION.to_le_bytes());
+        w.put(&self.version.to_le_bytes());
         w.put(&(HEADER_LEN as u32).to_le_bytes());
         w.put(&self.file_len.to_le_bytes());
         w.put(&self.base_time.to_le_bytes());
@@ -174,7 +179,7 @@ impl Header {
             return Err(Error::BadMagic);
         }
         let version = le_u32(h, 8);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,
@@ -193,6 +198,7 @@ impl Header {
             *s = (le_u64(h, at), le_u64(h, at + 8));
         }
         let header = Header {
+            version,
             file_len: le_u64(h, 16),
             base_time: le_u64(h, 24) as i64,
             narrow_count: le_u64(h, 32),
@@ -265,6 +271,34 @@ impl Header {
         }
         Ok(header)
     }
+}
+
+impl Header {
+    /// Where the checksum's two parts meet: version 3 checksums the bytes from here to the
+    /// trailer first, then the header and partition table before it, so that a writer can emit
+    /// the body before it knows everything the header and table hold (the source CRL's SHA-256
+    /// is known only when the whole CRL has been read). Version 2 checksums the bytes in file
+    /// order, which is a split at 0.
+    pub fn checksum_split(&self) -> usize {
+        if self.version >= 3 {
+            self.sections
+                .get(Section::Directory as usize)
+                .map_or(HEADER_LEN, |s| s.0 as usize)
+        } else {
+            0
+        }
+    }
+}
+
+/// The checksum a file's trailer holds, over `body` (the file without its trailer), read the way
+/// `header`'s version says.
+pub fn body_checksum(header: &Header, body: &[u8]) -> u64 {
+    let split = header.checksum_split().min(body.len());
+    let (head, rest) = body.split_at(split);
+    let mut sum = Checksum::default();
+    sum.update(rest);
+    sum.update(head);
+    sum.finish()
 }
 
 struct Cursor<'a> {

@@ -38,13 +38,13 @@
 //! 8.45 bytes per entry. Wide serials take 20 + 4 + 1 + width bytes. The builder holds 16 bytes
 //! per entry (one packed `u128`) and sorts in place.
 //!
-//! # File format, version 2
+//! # File format, version 3
 //! All integers little-endian. Fixed header of 240 bytes:
 //!
 //! | offset | size | field |
 //! |---:|---:|---|
 //! | 0 | 8 | magic `JPKIREV\0` |
-//! | 8 | 4 | format version (2) |
+//! | 8 | 4 | format version (3; version 2 is still read) |
 //! | 12 | 4 | header length (240) |
 //! | 16 | 8 | file length, trailer included |
 //! | 24 | 8 | base time (i64 unix seconds; times are `u32` offsets from it) |
@@ -82,7 +82,11 @@
 //! (the smallest keeping the bucket count below *n* / 8) is at most 28, or when capping it at 28
 //! needs fewer than *n* / 4 + 64 buckets. A full record is serial u64, time offset u32, reason u8.
 //!
-//! The last 8 bytes are a 64-bit checksum of everything before them ([`checksum`]).
+//! The last 8 bytes are a 64-bit checksum ([`Checksum`]) of everything before them, taken from
+//! the directory (section 1) to the trailer first and then over the header and the partition
+//! table. A writer can so emit the index while the source CRL is still being hashed and fill in
+//! the table's SHA-256 last ([`IndexBuilder::write_pending`]). Version 2 files, identical but for
+//! a checksum taken in file order, are still read.
 //! The section table must equal the layout implied by the counts; [`Snapshot::open`] also checks
 //! the checksum, the order of both serial arrays, the directory (and that its parameters are the
 //! ones the serials imply), every compact key, every reason and every partition index, and
@@ -108,7 +112,7 @@ mod mmap;
 mod snapshot;
 mod store;
 
-pub use builder::IndexBuilder;
+pub use builder::{IndexBuilder, PendingSnapshot};
 pub use delta::{Change, Changes, Delta, changes, delta, delta_from_empty};
 pub use entry::{Entry, MAX_CRL_NUMBER_OCTETS, MAX_PARTITION_ID_BYTES, NO_REASON, PartitionMeta, Revoked};
 pub use error::{Error, Result};

@@ -15,6 +15,14 @@ pub(crate) fn map_read_only(file: &File) -> std::io::Result<Mmap> {
     unsafe { MmapOptions::new().populate().map(file) }
 }
 
+/// Maps `file` read-only without pre-faulting (a writer reading back the file it just wrote
+/// touches only what it needs). Same safety argument as [`map_read_only`].
+#[allow(unsafe_code)]
+pub(crate) fn map_lazily(file: &File) -> std::io::Result<Mmap> {
+    // SAFETY: as in `map_read_only`: snapshot files are immutable once renamed into place.
+    unsafe { MmapOptions::new().map(file) }
+}
+
 /// Private anonymous memory of `len` bytes, asking the kernel for transparent huge pages: a
 /// snapshot copied there costs far fewer TLB misses on random lookups than 4 KiB pages do.
 pub(crate) fn anon_huge(len: usize) -> std::io::Result<memmap2::MmapMut> {

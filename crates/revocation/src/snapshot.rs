@@ -12,8 +12,8 @@ use memmap2::Mmap;
 use crate::entry::{Entry, PartitionMeta, decode_nibble, decode_reason};
 use crate::error::{Error, Result};
 use crate::format::{
-    COMPACT_KEY_MASK, COMPACT_RECORD, Checksum, FULL_RECORD, HEADER_LEN, Header, SECTIONS, Section,
-    TRAILER_LEN, WIDE_SERIAL_LEN, compact_key, compact_nibble, compact_time, decode_partitions, le_u64,
+    COMPACT_KEY_MASK, COMPACT_RECORD, FULL_RECORD, HEADER_LEN, Header, SECTIONS, Section, TRAILER_LEN,
+    WIDE_SERIAL_LEN, body_checksum, compact_key, compact_nibble, compact_time, decode_partitions, le_u64,
 };
 use crate::store::{self, FileStamp};
 
@@ -84,6 +84,31 @@ impl Snapshot {
         Ok(snap)
     }
 
+    /// Opens a snapshot file this process has just written with [`crate::IndexBuilder`] (the
+    /// writer's own read-back, e.g. for the delta against the previous generation): the header
+    /// and partition table are decoded and checked as by [`Snapshot::open`], but the checksum and
+    /// the O(entries) array checks are skipped in release builds, since the bytes are the
+    /// builder's own output (debug builds, and so the tests, still run them). The pages are not
+    /// pre-faulted either. Servers must use [`Snapshot::open`] or [`Snapshot::load`].
+    pub fn open_written(path: &Path) -> Result<Snapshot> {
+        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+        if meta.len() < (HEADER_LEN + TRAILER_LEN) as u64 {
+            return Err(Error::Truncated {
+                field: "header",
+                needed: (HEADER_LEN + TRAILER_LEN) as u64,
+                actual: meta.len(),
+            });
+        }
+        let map = crate::mmap::map_lazily(&file).map_err(|e| Error::io("map", path, e))?;
+        let len = map.len();
+        let full = cfg!(debug_assertions);
+        let mut snap = Snapshot::check(Backing::Mapped(map), len, full)?;
+        snap.path = Some(path.to_path_buf());
+        snap.stamp = stamp_of(path, &meta).filter(|s| s.issuer_key_id == snap.header.key_id);
+        Ok(snap)
+    }
+
     /// Reads the file into private memory (transparent huge pages where the kernel allows) and
     /// validates it. Lookups are faster than through [`Snapshot::open`]'s shared page-cache mapping
     /// (fewer TLB misses), at the cost of a private copy per process.
@@ -128,15 +153,20 @@ impl Snapshot {
 
     /// Validates the first `len` bytes of `data` (an anonymous mapping may be longer).
     fn validate(data: Backing, len: usize) -> Result<Snapshot> {
+        Snapshot::check(data, len, true)
+    }
+
+    /// [`Snapshot::validate`]; without `full`, only the header and the partition table.
+    fn check(data: Backing, len: usize, full: bool) -> Result<Snapshot> {
         let bytes = data.bytes().get(..len).unwrap_or_default();
         let header = Header::decode(bytes)?;
-        let body_len = bytes.len() - TRAILER_LEN;
-        let stored = le_u64(bytes, body_len);
-        let mut sum = Checksum::default();
-        sum.update(bytes.get(..body_len).unwrap_or_default());
-        let computed = sum.finish();
-        if stored != computed {
-            return Err(Error::ChecksumMismatch { stored, computed });
+        if full {
+            let body_len = bytes.len() - TRAILER_LEN;
+            let stored = le_u64(bytes, body_len);
+            let computed = body_checksum(&header, bytes.get(..body_len).unwrap_or_default());
+            if stored != computed {
+                return Err(Error::ChecksumMismatch { stored, computed });
+            }
         }
         let ranges = header
             .sections
@@ -155,7 +185,9 @@ impl Snapshot {
             snap.header.partition_count,
             table_at,
         )?;
-        snap.check_arrays()?;
+        if full {
+            snap.check_arrays()?;
+        }
         Ok(snap)
     }
 

@@ -174,49 +174,93 @@ impl WriterLock {
     }
 }
 
-/// Writes a file so that `path` holds either its previous content or the whole new content: the
-/// bytes go to a temporary file in the same directory, which is fsynced and renamed over `path`,
-/// and then the directory is fsynced so the rename survives a crash.
+/// Writes `path` atomically: `write` fills a temporary file in the same directory, which is then
+/// fsynced, renamed to `path`, and the directory fsynced. On any error the temporary file is
+/// removed and `path` is untouched.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
+    let mut temp = TempFile::create(path)?;
+    let file = temp
+        .file()?
+        .try_clone()
+        .map_err(|e| Error::io("write", &temp.tmp, e))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    write(&mut w).map_err(|e| Error::io("write", &temp.tmp, e))?;
+    w.flush().map_err(|e| Error::io("write", &temp.tmp, e))?;
+    drop(w);
+    temp.publish()
+}
+
+/// A temporary file beside its final path; removed when dropped unless published.
+#[derive(Debug)]
+pub(crate) struct TempFile {
+    file: Option<File>,
+    pub(crate) tmp: PathBuf,
+    path: PathBuf,
+    dir: PathBuf,
+}
+
+impl TempFile {
+    /// Creates the temporary file for `path` (in the same directory, so the rename is atomic).
+    pub(crate) fn create(path: &Path) -> Result<TempFile> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(
+            ".{name}.tmp-{}-{}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)
             .map_err(|e| Error::io("create", &tmp, e))?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        write(&mut w).map_err(|e| Error::io("write", &tmp, e))?;
-        w.flush().map_err(|e| Error::io("write", &tmp, e))?;
-        let file = w
-            .into_inner()
-            .map_err(|e| Error::io("write", &tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))?;
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io("fsync", &dir, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        Ok(TempFile {
+            file: Some(file),
+            tmp,
+            path: path.to_path_buf(),
+            dir,
+        })
     }
-    result
+
+    /// The open file.
+    pub(crate) fn file(&self) -> Result<&File> {
+        self.file
+            .as_ref()
+            .ok_or_else(|| Error::io("write", &self.tmp, std::io::Error::other("already published")))
+    }
+
+    /// fsync, rename into place, fsync the directory.
+    pub(crate) fn publish(&mut self) -> Result<()> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| Error::io("write", &self.tmp, std::io::Error::other("already published")))?;
+        file.sync_all().map_err(|e| Error::io("fsync", &self.tmp, e))?;
+        drop(file);
+        fs::rename(&self.tmp, &self.path).map_err(|e| Error::io("rename", &self.path, e))?;
+        // Renamed: nothing left to remove, whatever the directory fsync says.
+        self.tmp = PathBuf::new();
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("fsync", &self.dir, e))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// The newest snapshot of every CA key: what a server answers from.

@@ -75,7 +75,7 @@ fn typed_errors() {
         Snapshot::from_bytes(b),
         Err(Error::UnsupportedVersion {
             found: 1,
-            supported: 2
+            supported: 3
         })
     ));
     let mut b = bytes.clone();
@@ -91,11 +91,104 @@ fn typed_errors() {
     ));
 }
 
-/// Recomputes the trailing checksum, so the structural checks behind it are exercised too.
+/// Recomputes the trailing checksum, so the structural checks behind it are exercised too. Version
+/// 3 checksums from the directory (whose offset is in the section table) to the trailer first,
+/// then the header and partition table.
 fn reseal(b: &mut [u8]) {
     let n = b.len();
-    let sum = revocation::checksum(&b[..n - 8]);
+    let split = (u64::from_le_bytes(b[128..136].try_into().unwrap()) as usize).min(n - 8);
+    let mut sum = revocation::Checksum::default();
+    sum.update(&b[split..n - 8]);
+    sum.update(&b[..split]);
+    let sum = sum.finish();
     b[n - 8..].copy_from_slice(&sum.to_le_bytes());
+}
+
+#[test]
+fn resealing_keeps_a_file_valid() {
+    let mut b = sample_bytes();
+    let n = b.len();
+    b[n - 1] ^= 1;
+    assert!(Snapshot::from_bytes(b.clone()).is_err());
+    reseal(&mut b);
+    assert_eq!(Snapshot::from_bytes(b).unwrap().len(), 301);
+}
+
+#[test]
+fn version_2_files_are_still_read() {
+    // Version 2 differs only in taking the checksum in file order.
+    let v3 = sample_bytes();
+    let mut v2 = v3.clone();
+    v2[8] = 2;
+    let n = v2.len();
+    let sum = revocation::checksum(&v2[..n - 8]);
+    v2[n - 8..].copy_from_slice(&sum.to_le_bytes());
+    let (a, b) = (
+        Snapshot::from_bytes(v2).unwrap(),
+        Snapshot::from_bytes(v3).unwrap(),
+    );
+    assert_eq!(a.entries().collect::<Vec<_>>(), b.entries().collect::<Vec<_>>());
+    assert_eq!(a.partitions(), b.partitions());
+    // A version 3 file whose checksum was taken in file order is damaged.
+    let mut bad = sample_bytes();
+    let sum = revocation::checksum(&bad[..n - 8]);
+    bad[n - 8..].copy_from_slice(&sum.to_le_bytes());
+    assert!(matches!(
+        Snapshot::from_bytes(bad),
+        Err(Error::ChecksumMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_pending_snapshot_commits_the_same_file_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let temps = |d: &std::path::Path| {
+        fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains(".tmp-")
+            })
+            .count()
+    };
+    // Written whole, with the SHA-256 known from the start.
+    let mut whole = sample(KEY, 0);
+    whole.set_source_sha256(1, [0xAB; 32]).unwrap();
+    let whole = whole.write_atomically(dir.path(), 5).unwrap();
+
+    // Dropped before commit: no file, no leftover, the generation is not used up.
+    let mut pending = sample(KEY, 0).write_pending(dir.path(), 5).unwrap();
+    assert_eq!(pending.len(), 301);
+    assert_eq!(temps(dir.path()), 1);
+    pending.set_source_sha256(1, [0xAB; 32]).unwrap();
+    assert!(pending.set_source_sha256(2, [0; 32]).is_err());
+    drop(pending);
+    assert_eq!(temps(dir.path()), 0);
+    assert_eq!(
+        Snapshot::open_latest(dir.path(), KEY)
+            .unwrap()
+            .unwrap()
+            .generation(),
+        Some(1)
+    );
+
+    // Body first, SHA-256 later: the same bytes as the whole write.
+    let mut pending = sample(KEY, 0).write_pending(dir.path(), 5).unwrap();
+    pending.set_source_sha256(1, [0xAB; 32]).unwrap();
+    let path = pending.commit().unwrap();
+    assert_eq!(temps(dir.path()), 0);
+    assert_eq!(fs::read(&path).unwrap(), fs::read(&whole).unwrap());
+    let s = Snapshot::open(&path).unwrap();
+    assert_eq!(s.generation(), Some(2));
+    assert_eq!(s.partitions()[1].source_sha256, [0xAB; 32]);
+    let written = Snapshot::open_written(&path).unwrap();
+    assert_eq!(
+        written.entries().collect::<Vec<_>>(),
+        s.entries().collect::<Vec<_>>()
+    );
 }
 
 proptest! {
