@@ -345,6 +345,23 @@ impl crate::parse::RevokedVisitor for BuilderSink<'_> {
             .push(serial, revoked_at, reason, self.idx)
             .map_err(|e| CrlError::Visitor(Box::new(e)))
     }
+
+    #[inline]
+    fn narrow_entry(
+        &mut self,
+        serial: u64,
+        _: &[u8],
+        revoked_at: i64,
+        reason: Option<u8>,
+    ) -> Result<(), CrlError> {
+        self.n += 1;
+        if self.n.is_multiple_of(1_000_000) {
+            self.progress.inc(1_000_000);
+        }
+        self.builder
+            .push_u64(serial, revoked_at, reason, self.idx)
+            .map_err(|e| CrlError::Visitor(Box::new(e)))
+    }
 }
 
 /// A CA key's index, filled and not yet written.

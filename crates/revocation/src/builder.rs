@@ -155,6 +155,25 @@ impl IndexBuilder {
         }
     }
 
+    /// [`IndexBuilder::push`] for a serial of at most 8 octets given as its value.
+    #[inline]
+    pub fn push_u64(
+        &mut self,
+        serial: u64,
+        revoked_at: i64,
+        reason: Option<u8>,
+        partition: u16,
+    ) -> Result<()> {
+        let reason = match reason {
+            None => None,
+            Some(code) => match Reason::from_code(code) {
+                Some(r) => Some(r),
+                None => return Err(Error::InvalidReason { code, partition }),
+            },
+        };
+        self.push_narrow(serial, revoked_at, reason, partition)
+    }
+
     #[cold]
     fn push_wide(
         &mut self,
@@ -309,16 +328,18 @@ impl IndexBuilder {
         let key_id = self.key_id.clone();
         let prepared = self.prepare()?;
         let temp = store::TempFile::create(&path)?;
-        let file = temp.file()?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        let sum = prepared
-            .emit_body(&mut w, None)
-            .and_then(|sum| w.flush().map(|()| sum))
-            .map_err(|e| Error::io("write", &temp.tmp, e))?;
-        drop(w);
-        let Prepared {
-            header, partitions, ..
-        } = prepared;
+        let (header, partitions, sum) = store::with_writeback(temp.file()?, &temp.tmp, |file| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            let sum = prepared
+                .emit_body(&mut w, None)
+                .and_then(|sum| w.flush().map(|()| sum))?;
+            drop(w);
+            // The arrays are freed while the last of the data is written back.
+            let Prepared {
+                header, partitions, ..
+            } = prepared;
+            Ok((header, partitions, sum))
+        })?;
         Ok(PendingSnapshot {
             header,
             partitions,

@@ -193,6 +193,36 @@ pub fn write_atomically(
     temp.publish()
 }
 
+/// Runs `write` on `file` while another thread writes back what it has written so far
+/// (`fdatasync` every few milliseconds), so that the fsync before the rename has little left to
+/// do. A write-back error is returned even if `write` succeeds: Linux reports a failed write-back
+/// to one fsync only, so ignoring it here would let the final fsync succeed on lost data.
+pub(crate) fn with_writeback<T>(
+    file: &File,
+    tmp: &Path,
+    write: impl FnOnce(&File) -> std::io::Result<T>,
+) -> Result<T> {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (result, synced) = std::thread::scope(|s| {
+        let syncer = s.spawn(|| -> std::io::Result<()> {
+            while !done.load(Ordering::Acquire) {
+                file.sync_data()?;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Ok(())
+        });
+        let result = write(file);
+        done.store(true, Ordering::Release);
+        let synced = syncer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the write-back thread panicked")));
+        (result, synced)
+    });
+    let value = result.map_err(|e| Error::io("write", tmp, e))?;
+    synced.map_err(|e| Error::io("fsync", tmp, e))?;
+    Ok(value)
+}
+
 /// A temporary file beside its final path; removed when dropped unless published.
 #[derive(Debug)]
 pub(crate) struct TempFile {
