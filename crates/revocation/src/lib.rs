@@ -33,9 +33,9 @@
 //! bits, reason nibble, revocation time as a `u32` offset from the header's base time) when the
 //! snapshot's narrow serials lie close enough together, as JPKI's 4-octet serials do (see
 //! below), otherwise a full record of 13 bytes (serial `u64`, time `u32`, reason byte). A
-//! partition index adds 0 (one partition), 1 (up to 256) or 2 bytes, and the directory about half
-//! a byte (one `u32` per 8 to 16 entries on average). The 20 M-entry benchmark CRL takes
-//! 8.45 bytes per entry. Wide serials take 20 + 4 + 1 + width bytes. The builder holds 16 bytes
+//! partition index adds 0 (one partition), 1 (up to 256) or 2 bytes, and the directory about
+//! a byte (one `u32` per 4 to 8 entries on average). The 20 M-entry benchmark CRL takes
+//! 8.91 bytes per entry. Wide serials take 20 + 4 + 1 + width bytes. The builder holds 16 bytes
 //! per entry (one packed `u128`) and sorts in place.
 //!
 //! # File format, version 3
@@ -79,7 +79,7 @@
 //! reason (CRLReason code, 15 = no reasonCode), bits 32–63 the time offset. Since the shift is at
 //! most 28, the serials of one bucket agree on every bit above the stored ones, so the serial is
 //! `min + (bucket << s) + (key & (2^s - 1))`. Compact records are used when the natural shift
-//! (the smallest keeping the bucket count below *n* / 8) is at most 28, or when capping it at 28
+//! (the smallest keeping the bucket count below *n* / 4; *n* / 8 in version 2) is at most 28, or when capping it at 28
 //! needs fewer than *n* / 4 + 64 buckets. A full record is serial u64, time offset u32, reason u8.
 //!
 //! The last 8 bytes are a 64-bit checksum ([`Checksum`]) of everything before them, taken from
@@ -94,7 +94,7 @@
 //!
 //! # Lookup
 //! The directory, on the serial's high bits after subtracting the minimum, points at a bucket of
-//! 8 to 16 records on average (one or two cache lines for near-sequential serials), which is
+//! 4 to 8 records on average (about a cache line for near-sequential serials), which is
 //! counted without branches. A compact record carries the time and reason, so a hit costs the
 //! directory read and one record read (plus the partition byte with several partitions).
 //! [`Snapshot::lookup_batch`] overlaps the misses of 16 probes. Servers read snapshots into huge

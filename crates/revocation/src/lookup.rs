@@ -1,5 +1,5 @@
-//! Lookups: the directory narrows a narrow serial to one small bucket (8 to 16 records on average:
-//! a cache line or two), which is then scanned without branches; wide serials use a binary search
+//! Lookups: the directory narrows a narrow serial to one small bucket (4 to 8 records on average:
+//! about a cache line), which is then scanned without branches; wide serials use a binary search
 //! (they are rare).
 //!
 //! A compact record holds the serial's key bits, the reason and the time in one `u64`, so a hit

@@ -217,7 +217,8 @@ impl Snapshot {
         } else {
             let first = self.narrow_serial_at(0, &mut 0).unwrap_or(0);
             let last = self.narrow_serial_at(n - 1, &mut 0).unwrap_or(0);
-            let expected = crate::builder::directory_params(n, first, last);
+            let density = crate::builder::bucket_density(self.header.version);
+            let expected = crate::builder::directory_params(n, first, last, density);
             let found = (self.header.record_width, self.header.dir_shift, buckets);
             if self.header.dir_min != first || found != expected {
                 return Err(Error::corrupt(
