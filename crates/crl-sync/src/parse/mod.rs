@@ -382,8 +382,24 @@ fn common_entry(data: &[u8]) -> Option<CommonEntry<'_>> {
 /// of a CRL mostly share a day, and the calendar arithmetic is most of a time's cost).
 #[derive(Default)]
 struct DayCache {
-    date: [u8; 6],
+    /// The `YYMMDD` octets of the remembered date (little-endian, in the low 48 bits).
+    date: u64,
     day_start: Option<i64>,
+}
+
+/// Whether each of the 8 octets of `x` is an ASCII digit. A borrow or carry between lanes only
+/// happens next to an octet that is not a digit, so it can make the answer `false`, never `true`.
+#[inline(always)]
+fn all_digits(x: u64) -> bool {
+    (x.wrapping_sub(0x3030_3030_3030_3030) | x.wrapping_add(0x4646_4646_4646_4646)) & 0x8080_8080_8080_8080
+        == 0
+}
+
+/// The four two-digit numbers of 8 ASCII digits (`all_digits`), in 16-bit lanes, first pair lowest.
+#[inline(always)]
+fn digit_pairs(x: u64) -> u64 {
+    let d = x.wrapping_sub(0x3030_3030_3030_3030);
+    (d & 0x00FF_00FF_00FF_00FF) * 10 + ((d >> 8) & 0x00FF_00FF_00FF_00FF)
 }
 
 impl DayCache {
@@ -391,18 +407,27 @@ impl DayCache {
     /// then reports it).
     #[inline(always)]
     fn utc_time(&mut self, t: &[u8; 13]) -> Option<i64> {
-        let [y1, y2, m1, m2, d1, d2, h1, h2, i1, i2, s1, s2, b'Z'] = *t else {
+        let (head, tail) = t.split_first_chunk::<8>()?;
+        let (mmss, zulu) = tail.split_first_chunk::<4>()?;
+        // YYMMDDhh and mmss, then 'Z', checked as digits a word at a time.
+        let head = u64::from_le_bytes(*head);
+        let mmss = u64::from(u32::from_le_bytes(*mmss)) | 0x3030_3030_0000_0000;
+        if zulu != b"Z" || !all_digits(head) || !all_digits(mmss) {
             return None;
-        };
-        let (hour, minute, second) = (two_digits(h1, h2)?, two_digits(i1, i2)?, two_digits(s1, s2)?);
+        }
+        let (p, q) = (digit_pairs(head), digit_pairs(mmss));
+        let (hour, minute, second) = ((p >> 48) as u32, (q & 0xFFFF) as u32, ((q >> 16) & 0xFFFF) as u32);
         if hour > 23 || minute > 59 || second > 59 {
             return None;
         }
-        let date = [y1, y2, m1, m2, d1, d2];
+        let date = head & 0xFFFF_FFFF_FFFF;
         let day_start = match self.day_start {
             Some(d) if self.date == date => d,
             _ => {
-                let midnight = [y1, y2, m1, m2, d1, d2, b'0', b'0', b'0', b'0', b'0', b'0', b'Z'];
+                let mut midnight = *b"000000000000Z";
+                if let Some(dst) = midnight.get_mut(..6) {
+                    dst.copy_from_slice(t.get(..6)?);
+                }
                 let d = parse_time(TAG_UTC_TIME, &midnight).ok()?;
                 self.date = date;
                 self.day_start = Some(d);

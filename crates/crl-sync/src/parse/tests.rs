@@ -172,6 +172,52 @@ proptest::proptest! {
     }
 }
 
+/// A visitor that takes narrow serials as integers, as the index builder does, and checks each
+/// against its DER content.
+#[derive(Default)]
+struct NarrowChecker {
+    seen: Seen,
+    mismatches: usize,
+}
+
+impl RevokedVisitor for NarrowChecker {
+    fn entry(&mut self, serial: &[u8], at: i64, reason: Option<u8>) -> Result<(), CrlError> {
+        self.seen.push((serial.to_vec(), at, reason));
+        Ok(())
+    }
+
+    fn narrow_entry(
+        &mut self,
+        value: u64,
+        serial: &[u8],
+        at: i64,
+        reason: Option<u8>,
+    ) -> Result<(), CrlError> {
+        let magnitude = serial.strip_prefix(&[0]).unwrap_or(serial);
+        let decoded =
+            (magnitude.len() <= 8).then(|| magnitude.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b)));
+        self.mismatches += usize::from(decoded != Some(value));
+        self.entry(serial, at, reason)
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// A visitor taking narrow serials as integers sees the same entries, each integer equal to
+    /// its DER content.
+    #[test]
+    fn narrow_entries_carry_their_serial_value(entries in proptest::collection::vec(entry_strategy(), 1..20)) {
+        let list: Vec<u8> = entries.concat();
+        let (whole, whole_seen) = walk_with::<true>(&list);
+        let mut checker = NarrowChecker::default();
+        let r = walk_entries::<_, true>(&list, 100, &mut checker).map_err(|e| e.to_string());
+        proptest::prop_assert_eq!(r, whole);
+        proptest::prop_assert_eq!(checker.seen, whole_seen);
+        proptest::prop_assert_eq!(checker.mismatches, 0);
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
 
