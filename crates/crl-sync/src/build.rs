@@ -565,9 +565,13 @@ fn base_builder(
                 remap.insert(i, builder.add_partition(meta.clone()).map_err(snap_err)?);
             }
         }
-        for e in prev.entries() {
-            if let Some(&to) = remap.get(&usize::from(e.partition)) {
-                builder.push_entry(&e, to).map_err(snap_err)?;
+        // Only the entries of the partitions kept from the previous snapshot (none when every
+        // partition of this CA key is replaced, the usual single-partition case).
+        if !remap.is_empty() {
+            for e in prev.entries() {
+                if let Some(&to) = remap.get(&usize::from(e.partition)) {
+                    builder.push_entry(&e, to).map_err(snap_err)?;
+                }
             }
         }
     }

@@ -5,8 +5,10 @@
 use std::cmp::Ordering;
 
 use crate::entry::Entry;
+use jpki::Serial;
+
 use crate::format::WIDE_SERIAL_LEN;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{NarrowCursor, Snapshot};
 
 /// One difference between an old and a new snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,8 +102,8 @@ struct Side<'a> {
     snap: &'a Snapshot,
     narrow_len: usize,
     wide: &'a [[u8; WIDE_SERIAL_LEN]],
-    /// Directory bucket of the last narrow entry read (the walk goes forward).
-    hint: usize,
+    /// Where the walk is in the narrow records (it goes forward).
+    cursor: NarrowCursor,
     /// The last narrow serial read, by index.
     last: Option<(usize, u64)>,
 }
@@ -112,7 +114,7 @@ impl<'a> Side<'a> {
             snap,
             narrow_len: snap.len() - snap.wide_len(),
             wide: snap.wide_serials(),
-            hint: 0,
+            cursor: NarrowCursor::default(),
             last: None,
         }
     }
@@ -127,7 +129,7 @@ impl<'a> Side<'a> {
         {
             return Some(v);
         }
-        let v = self.snap.narrow_serial_at(i, &mut self.hint)?;
+        let v = self.snap.narrow_serial_seq(i, &mut self.cursor)?;
         self.last = Some((i, v));
         Some(v)
     }
@@ -141,8 +143,18 @@ impl<'a> Side<'a> {
     }
 
     fn entry(&mut self, i: usize, wide: bool) -> Option<Entry> {
-        let at = if wide { self.narrow_len + i } else { i };
-        self.snap.entry_with_hint(at, &mut self.hint)
+        let serial = if wide {
+            Serial::from_magnitude(self.wide.get(i)?).ok()?
+        } else {
+            Serial::from_u64(self.narrow(i)?)
+        };
+        let p = self.snap.payload(wide, i)?;
+        Some(Entry {
+            serial,
+            revoked_at: p.revoked_at,
+            reason: p.reason,
+            partition: p.partition,
+        })
     }
 }
 

@@ -64,6 +64,15 @@ impl std::fmt::Debug for Snapshot {
     }
 }
 
+/// Where a walk in order over the narrow records is ([`Snapshot::narrow_serial_seq`]): the
+/// current directory bucket and the record range it holds.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct NarrowCursor {
+    bucket: usize,
+    start: usize,
+    end: usize,
+}
+
 impl Snapshot {
     /// Maps the file read-only and validates it (magic, version, bounds, checksum, order).
     pub fn open(path: &Path) -> Result<Snapshot> {
@@ -371,9 +380,10 @@ impl Snapshot {
         let start = |b: usize| dir.get(b).map(|d| u32::from_le_bytes(*d) as usize);
         let buckets = self.header.dir_buckets as usize;
         let mut b = *hint;
-        // A few steps forward from the hint (a walk in order), else a binary search.
+        // A few steps forward from the hint (a walk in order, which also crosses runs of empty
+        // buckets), else a binary search.
         if b < buckets && start(b)? <= i {
-            for _ in 0..8 {
+            for _ in 0..64 {
                 if start(b + 1)? > i {
                     *hint = b;
                     return Some(b);
@@ -392,6 +402,48 @@ impl Snapshot {
         }
         *hint = b;
         Some(b)
+    }
+
+    /// [`Snapshot::narrow_serial_at`] for a walk in order (each `i` at or after the previous
+    /// one): the cursor remembers the current bucket and where the next one starts, so most
+    /// entries cost one comparison; empty buckets are stepped over.
+    #[inline]
+    pub(crate) fn narrow_serial_seq(&self, i: usize, c: &mut NarrowCursor) -> Option<u64> {
+        if self.header.record_width != COMPACT_RECORD {
+            return self.narrow_serial_at(i, &mut c.bucket);
+        }
+        if i < c.start || i >= c.end {
+            let dir = self.directory();
+            let start = |b: usize| dir.get(b).map(|d| u32::from_le_bytes(*d) as usize);
+            let buckets = self.header.dir_buckets as usize;
+            let mut b = if i >= c.start {
+                c.bucket
+            } else {
+                let mut hint = 0;
+                self.bucket_of(i, &mut hint)?
+            };
+            loop {
+                let end = start(b + 1)?;
+                if end > i {
+                    c.end = end;
+                    break;
+                }
+                b += 1;
+                if b >= buckets {
+                    return None;
+                }
+            }
+            c.bucket = b;
+            c.start = start(b)?;
+        }
+        let shift = self.header.dir_shift;
+        let low = compact_key(self.compact_record(i)?) & ((1u64 << shift) - 1);
+        Some(
+            self.header
+                .dir_min
+                .wrapping_add((c.bucket as u64) << shift)
+                .wrapping_add(low),
+        )
     }
 
     /// The serial of narrow entry `i`; `hint` as for [`Snapshot::bucket_of`].

@@ -256,34 +256,17 @@ proptest! {
 
     #[test]
     fn delta_agrees_with_model((u1, p1) in pushes(200), (u2, p2) in pushes(200)) {
-        let m1 = model(&u1, &p1);
-        let m2 = model(&u2, &p2);
-        let a = build(&u1, &p1).finish().unwrap();
-        let b = build(&u2, &p2).finish().unwrap();
-        let d = delta(&a, &b);
-        let added: Vec<Serial> = m2.keys().filter(|k| !m1.contains_key(k)).copied().collect();
-        let removed: Vec<Serial> = m1.keys().filter(|k| !m2.contains_key(k)).copied().collect();
-        let changed: Vec<Serial> = m1
-            .iter()
-            .filter(|(k, r)| m2.get(k).is_some_and(|r2| (r2.revoked_at, r2.reason) != (r.revoked_at, r.reason)))
-            .map(|(k, _)| *k)
-            .collect();
-        prop_assert_eq!(d.added.iter().map(|e| e.serial).collect::<Vec<_>>(), added);
-        prop_assert_eq!(d.removed.iter().map(|e| e.serial).collect::<Vec<_>>(), removed);
-        prop_assert_eq!(d.changed.iter().map(|(o, _)| o.serial).collect::<Vec<_>>(), changed);
-        for e in &d.added {
-            let r = m2[&e.serial];
-            prop_assert_eq!((e.revoked_at, e.reason, e.partition), (r.revoked_at, r.reason, r.partition));
-            prop_assert_eq!(d.partition_name(e.partition), Some(format!("partition-{}", e.partition)));
-        }
-        for e in &d.removed {
-            let r = m1[&e.serial];
-            prop_assert_eq!((e.revoked_at, e.reason, e.partition), (r.revoked_at, r.reason, r.partition));
-        }
-        let from_empty = revocation::delta_from_empty(&b);
-        prop_assert_eq!(from_empty.added.len(), m2.len());
-        prop_assert!(from_empty.removed.is_empty());
-        prop_assert!(delta(&b, &b).is_empty());
+        check_delta(&u1, &p1, &u2, &p2)?;
+    }
+
+    /// The same with compact records on both sides, whose serials the walk rebuilds bucket by
+    /// bucket (some buckets empty).
+    #[test]
+    fn delta_of_compact_snapshots_agrees_with_model(
+        (u1, p1) in pushes_of(300, compact_serial_strategy().boxed()),
+        (u2, p2) in pushes_of(300, compact_serial_strategy().boxed()),
+    ) {
+        check_delta(&u1, &p1, &u2, &p2)?;
     }
 }
 
@@ -323,4 +306,51 @@ fn empty_snapshot() {
     assert_eq!(s.lookup(&Serial::from_u64(1)), None);
     assert!(!s.is_fresh(0, 0));
     assert_eq!(s.entries().count(), 0);
+}
+
+fn check_delta(u1: &[i64], p1: &[Push], u2: &[i64], p2: &[Push]) -> Result<(), TestCaseError> {
+    let m1 = model(u1, p1);
+    let m2 = model(u2, p2);
+    let a = build(u1, p1).finish().unwrap();
+    let b = build(u2, p2).finish().unwrap();
+    let d = delta(&a, &b);
+    let added: Vec<Serial> = m2.keys().filter(|k| !m1.contains_key(k)).copied().collect();
+    let removed: Vec<Serial> = m1.keys().filter(|k| !m2.contains_key(k)).copied().collect();
+    let changed: Vec<Serial> = m1
+        .iter()
+        .filter(|(k, r)| {
+            m2.get(k)
+                .is_some_and(|r2| (r2.revoked_at, r2.reason) != (r.revoked_at, r.reason))
+        })
+        .map(|(k, _)| *k)
+        .collect();
+    prop_assert_eq!(d.added.iter().map(|e| e.serial).collect::<Vec<_>>(), added);
+    prop_assert_eq!(d.removed.iter().map(|e| e.serial).collect::<Vec<_>>(), removed);
+    prop_assert_eq!(
+        d.changed.iter().map(|(o, _)| o.serial).collect::<Vec<_>>(),
+        changed
+    );
+    for e in &d.added {
+        let r = m2[&e.serial];
+        prop_assert_eq!(
+            (e.revoked_at, e.reason, e.partition),
+            (r.revoked_at, r.reason, r.partition)
+        );
+        prop_assert_eq!(
+            d.partition_name(e.partition),
+            Some(format!("partition-{}", e.partition))
+        );
+    }
+    for e in &d.removed {
+        let r = m1[&e.serial];
+        prop_assert_eq!(
+            (e.revoked_at, e.reason, e.partition),
+            (r.revoked_at, r.reason, r.partition)
+        );
+    }
+    let from_empty = revocation::delta_from_empty(&b);
+    prop_assert_eq!(from_empty.added.len(), m2.len());
+    prop_assert!(from_empty.removed.is_empty());
+    prop_assert!(delta(&b, &b).is_empty());
+    Ok(())
 }
