@@ -105,16 +105,7 @@ impl IndexBuilder {
     /// Sets the source CRL's SHA-256 of partition `partition` (known only after a CRL streamed
     /// into the builder has been read to its end).
     pub fn set_source_sha256(&mut self, partition: u16, sha256: [u8; 32]) -> Result<()> {
-        let count = self.partitions.len();
-        let meta = self
-            .partitions
-            .get_mut(usize::from(partition))
-            .ok_or(Error::UnknownPartition {
-                index: partition,
-                count,
-            })?;
-        meta.source_sha256 = sha256;
-        Ok(())
+        set_source_sha256(&mut self.partitions, partition, sha256)
     }
 
     /// Same as [`IndexBuilder::add_partition`].
@@ -608,6 +599,19 @@ impl<W: Write> Emitter<'_, W> {
     }
 }
 
+/// Sets partition `partition`'s source SHA-256.
+fn set_source_sha256(partitions: &mut [PartitionMeta], partition: u16, sha256: [u8; 32]) -> Result<()> {
+    let count = partitions.len();
+    let meta = partitions
+        .get_mut(usize::from(partition))
+        .ok_or(Error::UnknownPartition {
+            index: partition,
+            count,
+        })?;
+    meta.source_sha256 = sha256;
+    Ok(())
+}
+
 /// The header and the partition table, padded: the first [`Header::checksum_split`] bytes.
 fn head_bytes(header: &Header, partitions: &[PartitionMeta]) -> Vec<u8> {
     let mut head = header.encode().to_vec();
@@ -634,16 +638,7 @@ pub struct PendingSnapshot {
 impl PendingSnapshot {
     /// Sets the source CRL's SHA-256 of partition `partition`.
     pub fn set_source_sha256(&mut self, partition: u16, sha256: [u8; 32]) -> Result<()> {
-        let count = self.partitions.len();
-        let meta = self
-            .partitions
-            .get_mut(usize::from(partition))
-            .ok_or(Error::UnknownPartition {
-                index: partition,
-                count,
-            })?;
-        meta.source_sha256 = sha256;
-        Ok(())
+        set_source_sha256(&mut self.partitions, partition, sha256)
     }
 
     /// Narrow and wide entries the snapshot holds (duplicates merged).

@@ -73,18 +73,24 @@ pub(crate) struct NarrowCursor {
     end: usize,
 }
 
+/// Opens a snapshot file and checks it can hold a header and a trailer.
+fn open_snapshot_file(path: &Path) -> Result<(File, std::fs::Metadata)> {
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+    if meta.len() < (HEADER_LEN + TRAILER_LEN) as u64 {
+        return Err(Error::Truncated {
+            field: "header",
+            needed: (HEADER_LEN + TRAILER_LEN) as u64,
+            actual: meta.len(),
+        });
+    }
+    Ok((file, meta))
+}
+
 impl Snapshot {
     /// Maps the file read-only and validates it (magic, version, bounds, checksum, order).
     pub fn open(path: &Path) -> Result<Snapshot> {
-        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
-        if meta.len() < (HEADER_LEN + TRAILER_LEN) as u64 {
-            return Err(Error::Truncated {
-                field: "header",
-                needed: (HEADER_LEN + TRAILER_LEN) as u64,
-                actual: meta.len(),
-            });
-        }
+        let (file, meta) = open_snapshot_file(path)?;
         let map = crate::mmap::map_read_only(&file).map_err(|e| Error::io("map", path, e))?;
         let len = map.len();
         let mut snap = Snapshot::validate(Backing::Mapped(map), len)?;
@@ -100,15 +106,7 @@ impl Snapshot {
     /// builder's own output (debug builds, and so the tests, still run them). The pages are not
     /// pre-faulted either. Servers must use [`Snapshot::open`] or [`Snapshot::load`].
     pub fn open_written(path: &Path) -> Result<Snapshot> {
-        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
-        if meta.len() < (HEADER_LEN + TRAILER_LEN) as u64 {
-            return Err(Error::Truncated {
-                field: "header",
-                needed: (HEADER_LEN + TRAILER_LEN) as u64,
-                actual: meta.len(),
-            });
-        }
+        let (file, meta) = open_snapshot_file(path)?;
         let map = crate::mmap::map_lazily(&file).map_err(|e| Error::io("map", path, e))?;
         let len = map.len();
         let full = cfg!(debug_assertions);

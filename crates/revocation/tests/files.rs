@@ -38,6 +38,20 @@ fn sample(key: &[u8], extra: u64) -> IndexBuilder {
     b
 }
 
+/// Temporary files (of writes in progress or interrupted) in `dir`.
+fn temp_files(dir: &std::path::Path) -> usize {
+    fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".tmp-")
+        })
+        .count()
+}
+
 fn sample_bytes() -> Vec<u8> {
     sample(KEY, 0).finish().unwrap().as_bytes().to_vec()
 }
@@ -156,18 +170,6 @@ fn version_2_files_are_still_read() {
 #[test]
 fn a_pending_snapshot_commits_the_same_file_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let temps = |d: &std::path::Path| {
-        fs::read_dir(d)
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .contains(".tmp-")
-            })
-            .count()
-    };
     // Written whole, with the SHA-256 known from the start.
     let mut whole = sample(KEY, 0);
     whole.set_source_sha256(1, [0xAB; 32]).unwrap();
@@ -176,11 +178,11 @@ fn a_pending_snapshot_commits_the_same_file_or_nothing() {
     // Dropped before commit: no file, no leftover, the generation is not used up.
     let mut pending = sample(KEY, 0).write_pending(dir.path(), 5).unwrap();
     assert_eq!(pending.len(), 301);
-    assert_eq!(temps(dir.path()), 1);
+    assert_eq!(temp_files(dir.path()), 1);
     pending.set_source_sha256(1, [0xAB; 32]).unwrap();
     assert!(pending.set_source_sha256(2, [0; 32]).is_err());
     drop(pending);
-    assert_eq!(temps(dir.path()), 0);
+    assert_eq!(temp_files(dir.path()), 0);
     assert_eq!(
         Snapshot::open_latest(dir.path(), KEY)
             .unwrap()
@@ -193,7 +195,7 @@ fn a_pending_snapshot_commits_the_same_file_or_nothing() {
     let mut pending = sample(KEY, 0).write_pending(dir.path(), 5).unwrap();
     pending.set_source_sha256(1, [0xAB; 32]).unwrap();
     let path = pending.commit().unwrap();
-    assert_eq!(temps(dir.path()), 0);
+    assert_eq!(temp_files(dir.path()), 0);
     assert_eq!(fs::read(&path).unwrap(), fs::read(&whole).unwrap());
     let s = Snapshot::open(&path).unwrap();
     assert_eq!(s.generation(), Some(2));
@@ -324,16 +326,7 @@ fn atomic_write_leftovers_and_generations() {
     });
     assert!(err.is_err());
     assert_eq!(Snapshot::open(&first).unwrap().len(), s.len());
-    let temps = fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .contains(".tmp-")
-        })
-        .count();
+    let temps = temp_files(dir.path());
     assert_eq!(temps, 1, "only the planted leftover");
 
     // Generations advance; older ones beyond `keep` are pruned, while a mapped one stays readable.
