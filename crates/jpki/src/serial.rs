@@ -34,6 +34,7 @@ impl Serial {
     }
 
     /// The value as a `u64` when it fits in 8 octets.
+    #[inline]
     pub fn as_u64(&self) -> Option<u64> {
         match self.0 {
             Repr::Small(v) => Some(v),

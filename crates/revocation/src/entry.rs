@@ -62,12 +62,14 @@ impl PartitionMeta {
 }
 
 /// The stored reason byte for a reason.
+#[inline]
 pub(crate) fn reason_byte(reason: Option<Reason>) -> u8 {
     reason.map_or(NO_REASON, Reason::code)
 }
 
 /// The reason nibble of a compact record: the CRLReason code (0 to 10), or
 /// [`crate::format::COMPACT_NO_REASON`] for none.
+#[inline]
 pub(crate) fn reason_nibble(byte: u8) -> u8 {
     if byte == NO_REASON {
         crate::format::COMPACT_NO_REASON

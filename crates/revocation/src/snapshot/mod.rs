@@ -35,6 +35,7 @@ enum Backing {
 }
 
 impl Backing {
+    #[inline]
     fn bytes(&self) -> &[u8] {
         match self {
             Backing::Mapped(m) => m,
@@ -200,6 +201,7 @@ impl Snapshot {
         Ok(snap)
     }
 
+    #[inline]
     fn range(&self, s: Section) -> Range<usize> {
         self.ranges.get(s as usize).cloned().unwrap_or(0..0)
     }
