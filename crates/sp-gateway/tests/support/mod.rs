@@ -22,6 +22,8 @@ use sp_gateway::{Config, Gateway, Shared};
 use testkit::RedisServer;
 use time::OffsetDateTime;
 
+pub mod webhooks;
+
 pub const KEY_A: &str = "sk_test_bank_a_3f9c1e7d5b2a4c6e8f0a1b2c3d4e5f60";
 pub const KEY_A_OLD: &str = "sk_test_bank_a_revoked_0000000000000000000000";
 pub const KEY_B: &str = "sk_test_bank_b_9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c40";
