@@ -126,13 +126,7 @@ impl IndexBuilder {
         reason: Option<u8>,
         partition: u16,
     ) -> Result<()> {
-        let reason = match reason {
-            None => None,
-            Some(code) => match Reason::from_code(code) {
-                Some(r) => Some(r),
-                None => return Err(Error::InvalidReason { code, partition }),
-            },
-        };
+        let reason = reason_of(reason, partition)?;
         let start = serial_magnitude
             .iter()
             .position(|b| *b != 0)
@@ -158,13 +152,7 @@ impl IndexBuilder {
         reason: Option<u8>,
         partition: u16,
     ) -> Result<()> {
-        let reason = match reason {
-            None => None,
-            Some(code) => match Reason::from_code(code) {
-                Some(r) => Some(r),
-                None => return Err(Error::InvalidReason { code, partition }),
-            },
-        };
+        let reason = reason_of(reason, partition)?;
         self.push_narrow(serial, revoked_at, reason, partition)
     }
 
@@ -393,6 +381,18 @@ impl IndexBuilder {
             narrow: self.narrow,
             wide: self.wide,
         })
+    }
+}
+
+/// A reasonCode as pushed, checked.
+#[inline]
+fn reason_of(code: Option<u8>, partition: u16) -> Result<Option<Reason>> {
+    match code {
+        None => Ok(None),
+        Some(code) => match Reason::from_code(code) {
+            Some(r) => Ok(Some(r)),
+            None => Err(Error::InvalidReason { code, partition }),
+        },
     }
 }
 
