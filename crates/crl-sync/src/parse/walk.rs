@@ -1,7 +1,7 @@
 //! The walk over `revokedCertificates`: each entry to a [`RevokedVisitor`], whole or fed in the
 //! pieces a file is read in ([`EntryStream`]).
 
-use super::fast::{DayCache, common_entry};
+use super::fast::{common_entry, utc_time};
 use super::tlv::*;
 use super::{entry_extensions, skeleton};
 use crate::error::CrlError;
@@ -92,14 +92,13 @@ pub(super) fn walk_entries<V: RevokedVisitor + ?Sized, const FAST: bool>(
     visitor: &mut V,
 ) -> Result<WalkStats, CrlError> {
     let mut stats = WalkStats::default();
-    let mut days = DayCache::default();
     let mut list = Reader::new(revoked, base);
     while !list.is_empty() {
         // The shape nearly every entry has; anything else takes the general path below, which
         // accepts and rejects exactly what it always did.
         if FAST
             && let Some(fast) = list.rest().and_then(common_entry)
-            && let Some(revoked_at) = days.utc_time(fast.time)
+            && let Some(revoked_at) = utc_time(fast.time)
         {
             let magnitude = match fast.serial {
                 [0, rest @ ..] => rest,
