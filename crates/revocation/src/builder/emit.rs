@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{IndexBuilder, Prepared, narrow_partition, narrow_reason, narrow_serial, narrow_time};
+use super::{IndexBuilder, Narrow, Prepared, narrow_partition, narrow_reason, narrow_serial, narrow_time};
 use crate::entry::{PartitionMeta, reason_nibble};
 use crate::error::{Error, Result};
 use crate::format::{
@@ -179,37 +179,9 @@ impl Prepared {
             }
             e.put(block.get(..4 * chunk.len()).unwrap_or_default())?;
         }
-        section(&mut e, Section::NarrowRecords)?;
-        if h.record_width == COMPACT_RECORD {
-            // Packed a block at a time: one buffer append per block rather than per record.
-            let mut block = [0u8; 8 * 1024];
-            for chunk in self.narrow.chunks(1024) {
-                let mut used = 0;
-                for (dst, &v) in block.chunks_exact_mut(8).zip(chunk) {
-                    let key = narrow_serial(v).wrapping_sub(h.dir_min);
-                    let rec = compact_pack(key, reason_nibble(narrow_reason(v)), offset(narrow_time(v)));
-                    dst.copy_from_slice(&rec.to_le_bytes());
-                    used += 8;
-                }
-                e.put(block.get(..used).unwrap_or_default())?;
-            }
-        } else {
-            let mut rec = [0u8; FULL_RECORD as usize];
-            for &v in &self.narrow {
-                let (serial, rest) = rec.split_at_mut(8);
-                serial.copy_from_slice(&narrow_serial(v).to_le_bytes());
-                let (time, reason) = rest.split_at_mut(4);
-                time.copy_from_slice(&offset(narrow_time(v)).to_le_bytes());
-                reason.fill(narrow_reason(v));
-                e.put(&rec)?;
-            }
-        }
-        section(&mut e, Section::NarrowPartitions)?;
-        if width > 0 {
-            for &v in &self.narrow {
-                let p = narrow_partition(v).to_le_bytes();
-                e.put(p.get(..usize::from(width)).unwrap_or_default())?;
-            }
+        match &self.narrow {
+            Narrow::Packed(v) => emit_narrow(&mut e, h, v.iter().copied())?,
+            Narrow::Lean(l) => emit_narrow(&mut e, h, l.packed())?,
         }
         section(&mut e, Section::WideSerials)?;
         for w in &self.wide {
@@ -237,6 +209,58 @@ impl Prepared {
         debug_assert_eq!(e.at() + TRAILER_LEN as u64, h.file_len);
         Ok(e.sum)
     }
+}
+
+/// The narrow records and the narrow partitions sections, from the packed entries in order.
+fn emit_narrow<W: Write>(
+    e: &mut Emitter<'_, W>,
+    h: &Header,
+    narrow: impl Iterator<Item = u128> + Clone,
+) -> std::io::Result<()> {
+    let offset = |t: i64| (t - h.base_time) as u32;
+    let section = |e: &mut Emitter<'_, W>, s: Section| -> std::io::Result<()> {
+        e.align()?;
+        debug_assert_eq!(Some(e.at()), h.sections.get(s as usize).map(|x| x.0));
+        Ok(())
+    };
+    section(e, Section::NarrowRecords)?;
+    if h.record_width == COMPACT_RECORD {
+        // Packed a block at a time: one buffer append per block rather than per record.
+        let mut block = [0u8; 8 * 1024];
+        let mut used = 0;
+        for v in narrow.clone() {
+            let key = narrow_serial(v).wrapping_sub(h.dir_min);
+            let rec = compact_pack(key, reason_nibble(narrow_reason(v)), offset(narrow_time(v)));
+            if let Some(dst) = block.get_mut(used..used + 8) {
+                dst.copy_from_slice(&rec.to_le_bytes());
+            }
+            used += 8;
+            if used == block.len() {
+                e.put(&block)?;
+                used = 0;
+            }
+        }
+        e.put(block.get(..used).unwrap_or_default())?;
+    } else {
+        let mut rec = [0u8; FULL_RECORD as usize];
+        for v in narrow.clone() {
+            let (serial, rest) = rec.split_at_mut(8);
+            serial.copy_from_slice(&narrow_serial(v).to_le_bytes());
+            let (time, reason) = rest.split_at_mut(4);
+            time.copy_from_slice(&offset(narrow_time(v)).to_le_bytes());
+            reason.fill(narrow_reason(v));
+            e.put(&rec)?;
+        }
+    }
+    section(e, Section::NarrowPartitions)?;
+    let width = usize::from(h.partition_width);
+    if width > 0 {
+        for v in narrow {
+            let p = narrow_partition(v).to_le_bytes();
+            e.put(p.get(..width).unwrap_or_default())?;
+        }
+    }
+    Ok(())
 }
 
 impl IndexBuilder {

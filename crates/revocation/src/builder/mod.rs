@@ -3,7 +3,9 @@
 //! Narrow serials (at most 8 octets, all JPKI serials so far) are packed with their revocation
 //! time, partition and reason into one `u128` each (16 bytes while building), so a single in-place
 //! unstable sort orders them by serial, then time, then partition, then reason, with no permutation
-//! and no scratch buffer. Wider serials go to a separate vector of fixed-width records.
+//! and no scratch buffer. Entries that arrive in serial order from one partition are held in a
+//! leaner form until one does not ([`lean`]). Wider serials go to a separate vector of
+//! fixed-width records.
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +21,10 @@ use crate::snapshot::Snapshot;
 use crate::store;
 
 mod emit;
+mod lean;
 pub use emit::PendingSnapshot;
 use emit::set_source_sha256;
+use lean::{Lean, Narrow};
 
 /// Revocation times are held biased by 2^39 in 40 bits while building.
 const TIME_BIAS: i64 = 1 << 39;
@@ -45,8 +49,14 @@ pub struct IndexBuilder {
     key_id: Vec<u8>,
     partitions: Vec<PartitionMeta>,
     narrow: Vec<u128>,
+    /// The narrow entries while they all keep the lean form (then `narrow` is empty).
+    lean: Option<Lean>,
+    /// Whether the narrow entries left the lean form (or never could take it): they stay packed.
+    packed: bool,
+    /// Entries announced by [`IndexBuilder::reserve`].
+    reserve: usize,
     wide: Vec<WideRec>,
-    /// Whether the narrow serials pushed so far are strictly increasing (a CRL written in serial
+    /// Whether the packed narrow serials pushed so far are strictly increasing (a CRL written in serial
     /// order, as many are): the sort and the duplicate merge then have nothing to do.
     narrow_increasing: bool,
     /// Earliest and latest revocation time pushed as a narrow entry.
@@ -58,7 +68,7 @@ struct Prepared {
     header: Header,
     partitions: Vec<PartitionMeta>,
     dir: Vec<u32>,
-    narrow: Vec<u128>,
+    narrow: Narrow,
     wide: Vec<WideRec>,
 }
 
@@ -74,6 +84,9 @@ impl IndexBuilder {
             key_id: issuer_key_id.to_vec(),
             partitions: Vec::new(),
             narrow: Vec::new(),
+            lean: None,
+            packed: false,
+            reserve: 0,
             wide: Vec::new(),
             narrow_increasing: true,
             narrow_times: (i64::MAX, i64::MIN),
@@ -83,7 +96,10 @@ impl IndexBuilder {
     /// Reserves room for `additional` more entries (e.g. CRL size / 35), which avoids the growth
     /// reallocations that otherwise raise the peak memory to twice the entries' size.
     pub fn reserve(&mut self, additional: usize) {
-        self.narrow.reserve(additional);
+        self.reserve = self.len().saturating_add(additional);
+        if self.packed {
+            self.narrow.reserve(additional);
+        }
     }
 
     /// Adds a partition and returns its index for [`IndexBuilder::push`]. `meta.entries` is
@@ -224,18 +240,37 @@ impl IndexBuilder {
             });
         }
         self.count(partition)?;
+        let (lo, hi) = self.narrow_times;
+        self.narrow_times = (lo.min(revoked_at), hi.max(revoked_at));
+        let reason = reason_byte(reason);
+        if !self.packed {
+            match &mut self.lean {
+                Some(lean) => {
+                    if lean.try_push(serial, revoked_at, reason, partition) {
+                        return Ok(());
+                    }
+                    self.unlean();
+                }
+                None => {
+                    self.lean = Some(Lean::first(serial, revoked_at, reason, partition, self.reserve));
+                    return Ok(());
+                }
+            }
+        }
         if let Some(&last) = self.narrow.last() {
             self.narrow_increasing &= narrow_serial(last) < serial;
         }
-        let (lo, hi) = self.narrow_times;
-        self.narrow_times = (lo.min(revoked_at), hi.max(revoked_at));
-        self.narrow.push(
-            (u128::from(serial) << 64)
-                | ((biased as u128) << 24)
-                | (u128::from(partition) << 8)
-                | u128::from(reason_byte(reason)),
-        );
+        self.narrow.push(pack(serial, revoked_at, partition, reason));
         Ok(())
+    }
+
+    /// Leaves the lean form for good: the lean entries (strictly increasing) become packed ones.
+    #[cold]
+    fn unlean(&mut self) {
+        self.packed = true;
+        if let Some(lean) = self.lean.take() {
+            lean.unpack_into(&mut self.narrow, self.reserve);
+        }
     }
 
     #[inline]
@@ -259,7 +294,7 @@ impl IndexBuilder {
 
     /// Entries pushed so far (duplicates included).
     pub fn len(&self) -> usize {
-        self.narrow.len() + self.wide.len()
+        self.narrow.len() + self.lean.as_ref().map_or(0, Lean::len) + self.wide.len()
     }
 
     /// Whether nothing was pushed.
@@ -314,7 +349,7 @@ impl IndexBuilder {
         // Strictly increasing serials (pushed in serial order) have nothing to sort or merge,
         // and their time range is the one seen while pushing.
         let mut duplicates = 0;
-        let narrow_times = if self.narrow_increasing {
+        let narrow_times = if self.narrow_increasing || self.lean.is_some() {
             self.narrow_times
         } else {
             self.narrow.sort_unstable();
@@ -332,24 +367,38 @@ impl IndexBuilder {
         if max > base_time && max.abs_diff(base_time) > u64::from(u32::MAX) {
             return Err(Error::TimeRange { min, max });
         }
-        for len in [self.narrow.len(), self.wide.len()] {
+        let narrow = match self.lean.take() {
+            Some(lean) => Narrow::Lean(lean),
+            None => Narrow::Packed(std::mem::take(&mut self.narrow)),
+        };
+        for len in [narrow.len(), self.wide.len()] {
             if u32::try_from(len).is_err() {
                 return Err(Error::TooManyEntries { count: len });
             }
         }
 
-        let (dir_min, record_width, dir_shift, dir) = directory(&self.narrow);
+        let (dir_min, record_width, dir_shift, dir) = match &narrow {
+            Narrow::Packed(v) => match (v.first(), v.last()) {
+                (Some(&a), Some(&b)) => {
+                    directory(v.len(), narrow_serial(a), narrow_serial(b), v.iter().copied())
+                }
+                _ => directory(0, 0, 0, std::iter::empty()),
+            },
+            Narrow::Lean(l) => {
+                let (a, b) = l.serial_range();
+                directory(l.len(), a, b, l.packed())
+            }
+        };
         let table = encode_partitions(&self.partitions);
         let partition_width = match self.partitions.len() {
             0 | 1 => 0,
             2..=256 => 1,
             _ => 2,
         };
-        let dir_buckets = u32::try_from(dir.len().saturating_sub(1)).map_err(|_| Error::TooManyEntries {
-            count: self.narrow.len(),
-        })?;
+        let dir_buckets = u32::try_from(dir.len().saturating_sub(1))
+            .map_err(|_| Error::TooManyEntries { count: narrow.len() })?;
         let (sections, file_len) = Header::layout(
-            self.narrow.len() as u64,
+            narrow.len() as u64,
             self.wide.len() as u64,
             partition_width,
             record_width,
@@ -361,7 +410,7 @@ impl IndexBuilder {
             version: FORMAT_VERSION,
             file_len,
             base_time,
-            narrow_count: self.narrow.len() as u64,
+            narrow_count: narrow.len() as u64,
             wide_count: self.wide.len() as u64,
             duplicates,
             partition_count: self.partitions.len() as u32,
@@ -378,7 +427,7 @@ impl IndexBuilder {
             header,
             partitions: self.partitions,
             dir,
-            narrow: self.narrow,
+            narrow,
             wide: self.wide,
         })
     }
@@ -394,6 +443,13 @@ fn reason_of(code: Option<u8>, partition: u16) -> Result<Option<Reason>> {
             None => Err(Error::InvalidReason { code, partition }),
         },
     }
+}
+
+/// The packed form of a narrow entry (its time already checked to fit).
+#[inline]
+fn pack(serial: u64, time: i64, partition: u16, reason: u8) -> u128 {
+    let biased = time.wrapping_add(TIME_BIAS) as u128 & TIME_MASK;
+    (u128::from(serial) << 64) | (biased << 24) | (u128::from(partition) << 8) | u128::from(reason)
 }
 
 fn narrow_serial(v: u128) -> u64 {
@@ -503,22 +559,22 @@ pub(crate) fn directory_params(n: usize, min: u64, max: u64, density: usize) -> 
     (FULL_RECORD, shift, ((range >> shift) + 1) as usize)
 }
 
-fn directory(narrow: &[u128]) -> (u64, u8, u32, Vec<u32>) {
-    let (Some(&first), Some(&last)) = (narrow.first(), narrow.last()) else {
+/// The directory of `n` sorted packed entries whose serials go from `min` to `max`.
+fn directory(n: usize, min: u64, max: u64, narrow: impl Iterator<Item = u128>) -> (u64, u8, u32, Vec<u32>) {
+    if n == 0 {
         return (0, COMPACT_RECORD, 0, vec![0]);
-    };
-    let min = narrow_serial(first);
+    }
     let density = bucket_density(FORMAT_VERSION);
-    let (width, shift, buckets) = directory_params(narrow.len(), min, narrow_serial(last), density);
+    let (width, shift, buckets) = directory_params(n, min, max, density);
     let mut dir = Vec::with_capacity(buckets + 1);
-    for (i, &v) in narrow.iter().enumerate() {
+    for (i, v) in narrow.enumerate() {
         let b = ((narrow_serial(v) - min) >> shift) as usize;
         while dir.len() <= b {
             dir.push(i as u32);
         }
     }
     while dir.len() <= buckets {
-        dir.push(narrow.len() as u32);
+        dir.push(n as u32);
     }
     (min, width, shift, dir)
 }
