@@ -91,6 +91,18 @@ pub(super) fn walk_entries<V: RevokedVisitor + ?Sized, const FAST: bool>(
     base: usize,
     visitor: &mut V,
 ) -> Result<WalkStats, CrlError> {
+    walk_from::<V, FAST, false>(revoked, base, visitor).map(|(stats, _)| stats)
+}
+
+/// The walk, and how many bytes of `revoked` it consumed. With `WHOLE_ONLY`, it stops before
+/// the first entry that does not lie wholly in `revoked` (or whose length cannot be read), for
+/// the caller to complete from the next piece; otherwise such an entry is an error.
+#[inline(always)]
+fn walk_from<V: RevokedVisitor + ?Sized, const FAST: bool, const WHOLE_ONLY: bool>(
+    revoked: &[u8],
+    base: usize,
+    visitor: &mut V,
+) -> Result<(WalkStats, usize), CrlError> {
     let mut stats = WalkStats::default();
     let mut list = Reader::new(revoked, base);
     while !list.is_empty() {
@@ -117,6 +129,12 @@ pub(super) fn walk_entries<V: RevokedVisitor + ?Sized, const FAST: bool>(
             stats.wide_serials += u64::from(octets > 8);
             stats.max_serial_octets = stats.max_serial_octets.max(octets as u8);
             continue;
+        }
+        if WHOLE_ONLY {
+            let rest = list.rest().unwrap_or_default();
+            if !skeleton::tlv_len(rest).is_some_and(|n| n <= rest.len()) {
+                break;
+            }
         }
         let offset = list.offset();
         let bad = |what: &'static str| CrlError::BadEntry { offset, what };
@@ -154,7 +172,7 @@ pub(super) fn walk_entries<V: RevokedVisitor + ?Sized, const FAST: bool>(
         stats.wide_serials += u64::from(octets > 8);
         stats.max_serial_octets = stats.max_serial_octets.max(octets as u8);
     }
-    Ok(stats)
+    Ok((stats, list.offset() - base))
 }
 
 impl WalkStats {
@@ -219,16 +237,11 @@ impl EntryStream {
                 .merge(walk_revoked_at(&self.carry, self.carry_at, visitor)?);
             self.carry.clear();
         }
-        let mut whole = 0usize;
-        while let Some(n) = data.get(whole..).and_then(skeleton::tlv_len) {
-            match whole.checked_add(n).filter(|end| *end <= data.len()) {
-                Some(end) => whole = end,
-                None => break,
-            }
-        }
-        let (entries, rest) = data.split_at(whole);
-        self.stats.merge(walk_revoked_at(entries, at, visitor)?);
-        self.carry.extend_from_slice(rest);
+        // The whole entries in one pass; the rest waits for the next piece.
+        let (stats, whole) = walk_from::<V, true, true>(data, at, visitor)?;
+        self.stats.merge(stats);
+        self.carry
+            .extend_from_slice(data.get(whole..).unwrap_or_default());
         self.carry_at = at + whole;
         Ok(())
     }

@@ -43,7 +43,7 @@ impl Lean {
     }
 
     /// Adds an entry if it keeps the list lean; `false` leaves the list unchanged.
-    #[inline]
+    #[inline(always)]
     pub(super) fn try_push(&mut self, serial: u64, time: i64, reason: u8, partition: u16) -> bool {
         let ds = serial.wrapping_sub(self.first_serial);
         let Ok(dt) = i32::try_from(time.wrapping_sub(self.first_time)) else {

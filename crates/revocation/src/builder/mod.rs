@@ -224,7 +224,7 @@ impl IndexBuilder {
         self.push_serial(&entry.serial, entry.revoked_at, entry.reason, partition)
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_narrow(
         &mut self,
         serial: u64,
@@ -243,25 +243,30 @@ impl IndexBuilder {
         let (lo, hi) = self.narrow_times;
         self.narrow_times = (lo.min(revoked_at), hi.max(revoked_at));
         let reason = reason_byte(reason);
+        if let Some(lean) = &mut self.lean
+            && lean.try_push(serial, revoked_at, reason, partition)
+        {
+            return Ok(());
+        }
+        self.push_packed(serial, revoked_at, reason, partition);
+        Ok(())
+    }
+
+    /// [`IndexBuilder::push_narrow`] for an entry the lean form does not take: the first entry,
+    /// one after the lean form ended, or the one that ends it.
+    #[inline(never)]
+    fn push_packed(&mut self, serial: u64, revoked_at: i64, reason: u8, partition: u16) {
         if !self.packed {
-            match &mut self.lean {
-                Some(lean) => {
-                    if lean.try_push(serial, revoked_at, reason, partition) {
-                        return Ok(());
-                    }
-                    self.unlean();
-                }
-                None => {
-                    self.lean = Some(Lean::first(serial, revoked_at, reason, partition, self.reserve));
-                    return Ok(());
-                }
+            if self.lean.is_none() {
+                self.lean = Some(Lean::first(serial, revoked_at, reason, partition, self.reserve));
+                return;
             }
+            self.unlean();
         }
         if let Some(&last) = self.narrow.last() {
             self.narrow_increasing &= narrow_serial(last) < serial;
         }
         self.narrow.push(pack(serial, revoked_at, partition, reason));
-        Ok(())
     }
 
     /// Leaves the lean form for good: the lean entries (strictly increasing) become packed ones.
