@@ -132,7 +132,7 @@ fn walk_from<V: RevokedVisitor + ?Sized, const FAST: bool, const WHOLE_ONLY: boo
         }
         if WHOLE_ONLY {
             let rest = list.rest().unwrap_or_default();
-            if !skeleton::tlv_len(rest).is_some_and(|n| n <= rest.len()) {
+            if skeleton::tlv_len(rest).is_none_or(|n| n > rest.len()) {
                 break;
             }
         }
