@@ -12,13 +12,22 @@
 //! Freshness is per CRL partition (J-LIS splits CRLs per municipality):
 //! - a **listed** certificate is answered with the thisUpdate/nextUpdate of the partition whose
 //!   CRL listed it;
-//! - a **not listed** certificate uses the partition that covers it, when the certificate is at
-//!   hand (KYC, login) and its cRLDistributionPoints name a partition: a partition whose id is the
-//!   distribution point itself (a URI, or a DirName written as `C=JP, O=JPKI, …, CN=…`), or the one
-//!   `index.crl_dp_partitions` maps it to;
-//! - otherwise (no certificate at hand, as in status checks by id, or no mapping) the CA key's
-//!   **stalest** partition: one stale municipality CRL makes every such answer unknown (fail
-//!   closed).
+//! - a **not listed** certificate uses the partition that covers it, when that is known and the
+//!   loaded snapshot of its CA key has it:
+//!   - at KYC and login the certificate is at hand, and its cRLDistributionPoints name the
+//!     partition: a partition whose id is the distribution point itself (a URI, or a DirName
+//!     written as `C=JP, O=JPKI, …, CN=…`), or the one `index.crl_dp_partitions` maps it to;
+//!   - later status checks (by verification id, user id or serial) use the partition recorded
+//!     when the certificate was registered ([`own_partition`], kept in the sealed id and in
+//!     Redis beside the certificate, see [`crate::ids::CertRef`]);
+//! - otherwise (no partition recorded, as for certificates registered before partitions were
+//!   recorded or whose partition id is too long to record; no mapping; or a partition the
+//!   snapshot does not have) the CA key's **stalest** partition: one stale municipality CRL
+//!   makes every such answer unknown (fail closed).
+//!
+//! So when one partition's CRL fails to refresh, only the certificates of that partition (and
+//! those whose partition is not known) answer `unknown`; the others of the same CA key stay
+//! `good`, with their own partition's thisUpdate/nextUpdate.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -355,6 +364,25 @@ pub fn partition_candidates(der: &[u8], map: &HashMap<String, String>) -> Vec<St
         .collect()
 }
 
+/// The partition to record for a certificate (DER) registered under `key_id`, so that its later
+/// status checks use it: among its [`partition_candidates`] that fit in an id
+/// ([`crate::ids::partition_fits`]), the first one the loaded snapshot of the key has, else the
+/// first one (a snapshot may add it later; until then checks fail closed on the stalest
+/// partition), else `None`.
+pub fn own_partition(
+    set: Option<&SnapshotSet>,
+    key_id: Option<&[u8]>,
+    der: &[u8],
+    map: &HashMap<String, String>,
+) -> Option<String> {
+    let candidates = partition_candidates(der, map);
+    let fitting = || candidates.iter().filter(|p| crate::ids::partition_fits(p));
+    let snap = set.zip(key_id).and_then(|(set, key)| set.get(key));
+    snap.and_then(|snap| fitting().find(|p| snap.partition_index(p).is_some()))
+        .or_else(|| fitting().next())
+        .cloned()
+}
+
 /// Unix seconds as RFC 3339 (UTC).
 pub fn rfc3339(unix: i64) -> String {
     verifier::report::rfc3339(unix)
@@ -463,5 +491,11 @@ mod tests {
     #[test]
     fn no_candidates_from_garbage() {
         assert!(partition_candidates(b"not a certificate", &Default::default()).is_empty());
+        let set = set();
+        assert_eq!(
+            own_partition(Some(&set), Some(KEY), b"not a certificate", &Default::default()),
+            None
+        );
+        assert_eq!(own_partition(None, None, b"", &Default::default()), None);
     }
 }

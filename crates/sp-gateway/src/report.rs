@@ -56,7 +56,8 @@ pub fn revocation_view(report: &Report, src: &IndexSource<'_>) -> Value {
 }
 
 /// The certificate to register: only for a valid verdict on a certificate that chained to a
-/// configured root.
+/// configured root. Its partition is not known here (`None`): the caller, which has the
+/// certificate, sets it with [`crate::index::own_partition`].
 pub fn cert_ref(report: &Report, tags: &KeyTags) -> Option<(CertRef, CertKind)> {
     if !report.is_valid() {
         return None;
@@ -64,7 +65,14 @@ pub fn cert_ref(report: &Report, tags: &KeyTags) -> Option<(CertRef, CertKind)> 
     let c = report.certificate.as_ref()?;
     let tag = tags.tag_of_root(c.root_fingerprint.as_deref()?)?;
     let serial = Serial::from_hex(&c.serial).ok()?;
-    Some((CertRef { tag, serial }, c.kind?))
+    Some((
+        CertRef {
+            tag,
+            serial,
+            partition: None,
+        },
+        c.kind?,
+    ))
 }
 
 /// The record kept in Redis and answered by `GET /v1/verifications/{id}`: the response without

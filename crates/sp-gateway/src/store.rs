@@ -5,8 +5,8 @@
 //! |---|---|---|
 //! | `P:{sp}:certuser` | hash | `tag:serial` → user id |
 //! | `P:{sp}:succ` | hash | `sign:serial` → user id: a successor certificate J-LIS named |
-//! | `P:{sp}:users` | hash | `uid:sign` / `uid:auth` → the user's latest `tag:serial` of that kind |
-//! | `P:{sp}:serials` | hash | serial hex → CA key tags it was registered under |
+//! | `P:{sp}:users` | hash | `uid:sign` / `uid:auth` → the user's latest `tag:serial[:partition]` of that kind |
+//! | `P:{sp}:serials` | hash | serial hex → `tag[:partition]` per CA key it was registered under, comma-separated |
 //! | `P:{sp}:vf:<id>` | hash | `record` (JSON, never 4 info), `user_id`, `cert` (fingerprint) |
 //! | `P:{sp}:cert:<sha256>` | string | the raw certificate, DER (the PF keeps it; SPs must not) |
 //! | `P:{sp}:idem:<key>` | string | `pending`, or `done:<request sha256>:<id>` |
@@ -20,6 +20,12 @@
 //!
 //! A registration is **one Lua script**: either every key above is written or none is. Every
 //! call has a timeout; a Redis failure becomes [`StoreError`], which handlers turn into 503.
+//!
+//! `partition` is the crl-sync id of the certificate's CRL partition, recorded at registration so
+//! that status checks by user id or serial answer from it ([`crate::ids::CertRef`]); values
+//! written before it was recorded have none and still parse (partition unknown: the CA key's
+//! stalest partition applies). Re-registering a certificate replaces its `serials` entry (and
+//! collapses duplicate entries of one CA key), so an old entry gains the partition.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -28,6 +34,8 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
+
+use crate::ids::CertRef;
 
 /// Redis could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +56,11 @@ impl From<StoreError> for crate::error::ApiError {
     }
 }
 
+/// The registration script. KEYS: `certuser`, `succ`, `users`, `serials`, `vf:<id>`,
+/// `cert:<sha256>`, `idem:<key>`. ARGV: 1 `tag:serial`, 2 `kind:serial`, 3 a new user id, 4 kind,
+/// 5 serial hex, 6 tag hex, 7 record, 8 DER, 9 fingerprint, 10 idempotency value, 11 its TTL,
+/// 12 user to link, 13 `1` when a certificate is registered, 14 the `users` value
+/// (`tag:serial[:partition]`), 15 the `serials` entry (`tag[:partition]`).
 const REGISTER: &str = r"
 local uid = ''
 if ARGV[13] == '1' then
@@ -66,12 +79,26 @@ if ARGV[13] == '1' then
     if not uid then uid = ARGV[3] end
   end
   redis.call('HSET', KEYS[1], ARGV[1], uid)
-  redis.call('HSET', KEYS[3], uid .. ':' .. ARGV[4], ARGV[1])
+  redis.call('HSET', KEYS[3], uid .. ':' .. ARGV[4], ARGV[14])
   local cur = redis.call('HGET', KEYS[4], ARGV[5])
   if not cur then
-    redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
-  elseif not string.find(',' .. cur .. ',', ',' .. ARGV[6] .. ',', 1, true) then
-    redis.call('HSET', KEYS[4], ARGV[5], cur .. ',' .. ARGV[6])
+    redis.call('HSET', KEYS[4], ARGV[5], ARGV[15])
+  else
+    -- One entry per CA key (`tag` or `tag:partition`), in registration order: this key's entry
+    -- is replaced in place (old ones had no partition), others are kept.
+    local out, seen = {}, false
+    for e in string.gmatch(cur, '[^,]+') do
+      if string.match(e, '^[^:]*') == ARGV[6] then
+        if not seen then
+          table.insert(out, ARGV[15])
+          seen = true
+        end
+      else
+        table.insert(out, e)
+      end
+    end
+    if not seen then table.insert(out, ARGV[15]) end
+    redis.call('HSET', KEYS[4], ARGV[5], table.concat(out, ','))
   end
   redis.call('SET', KEYS[6], ARGV[8])
 end
@@ -107,14 +134,10 @@ pub struct Registration<'a> {
 /// The certificate part of a registration.
 #[derive(Debug)]
 pub struct CertToRegister<'a> {
-    /// `tag:serial`.
-    pub cert_ref: String,
+    /// CA key, serial and CRL partition.
+    pub cert: &'a CertRef,
     /// `sign` or `auth`.
     pub kind: &'static str,
-    /// Serial, hex.
-    pub serial_hex: String,
-    /// CA key tag, hex.
-    pub tag_hex: String,
     /// DER.
     pub der: &'a [u8],
     /// SHA-256 of the DER, hex.
@@ -350,16 +373,18 @@ impl Store {
             .key(self.key(sp, &format!("idem:{}", r.idempotency.map_or("-", |i| i.0))));
         let new_uid = new_user_id().map_err(|e| StoreError::Redis(e.to_string()))?;
         match &r.cert {
-            Some(cert) => inv
-                .arg(&cert.cert_ref)
-                .arg(format!("{}:{}", cert.kind, cert.serial_hex))
-                .arg(&new_uid)
-                .arg(cert.kind)
-                .arg(&cert.serial_hex)
-                .arg(&cert.tag_hex)
-                .arg(r.record)
-                .arg(cert.der)
-                .arg(cert.fingerprint),
+            Some(cert) => {
+                let serial_hex = cert.cert.serial.to_hex();
+                inv.arg(cert.cert.to_key())
+                    .arg(format!("{}:{serial_hex}", cert.kind))
+                    .arg(&new_uid)
+                    .arg(cert.kind)
+                    .arg(serial_hex)
+                    .arg(hex::encode(cert.cert.tag))
+                    .arg(r.record)
+                    .arg(cert.der)
+                    .arg(cert.fingerprint)
+            }
             None => inv
                 .arg("")
                 .arg("")
@@ -378,7 +403,14 @@ impl Store {
         inv.arg(idem_value)
             .arg(r.idempotency_ttl)
             .arg(r.link_user.unwrap_or(""))
-            .arg(if r.cert.is_some() { "1" } else { "0" });
+            .arg(if r.cert.is_some() { "1" } else { "0" })
+            .arg(r.cert.as_ref().map(|c| c.cert.to_value()).unwrap_or_default())
+            .arg(
+                r.cert
+                    .as_ref()
+                    .map(|c| c.cert.serials_entry())
+                    .unwrap_or_default(),
+            );
         let (uid, err): (String, String) = self.run(async move { inv.invoke_async(&mut c).await }).await?;
         Ok(match err.as_str() {
             "CERT_LINKED" => Registered::CertLinkedElsewhere,

@@ -191,6 +191,8 @@ pub struct IndexConfig {
     /// A certificate's cRLDistributionPoints name (URI, or DirName as `C=JP, O=JPKI, …, CN=…`) →
     /// the crl-sync partition id whose freshness applies to it. A name that is itself a partition
     /// id needs no entry; a certificate with no known partition uses its CA key's stalest one.
+    /// The partition is recorded with a registration (for later status checks) only when its id
+    /// fits in a verification id ([`crate::ids::partition_fits`]: at most 64 bytes, no `,`).
     pub crl_dp_partitions: std::collections::HashMap<String, String>,
 }
 

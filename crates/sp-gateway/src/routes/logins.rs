@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::body::{b64, from_b64url, read_json, to_b64url};
 use crate::error::ApiError;
-use crate::index::{IndexSource, now_unix, rfc3339};
+use crate::index::{IndexSource, now_unix, own_partition, rfc3339};
 use crate::registry::Purpose;
 use crate::report::{cert_ref, record, revocation_view};
 use crate::routes::verifications::account;
@@ -82,8 +82,17 @@ pub async fn login(
         IndexSource::new(set.as_deref(), gw.index.grace()).with_point_map(&gw.config.index.crl_dp_partitions);
     let report = gw.verifier.verify_login(&cert, &nonce, &sig, now, &src);
     let revocation = revocation_view(&report, &src);
+    // The certificate's own CRL partition, recorded in the id and in Redis for later status checks.
+    let to_register = cert_ref(&report, &gw.tags).map(|(mut c, kind)| {
+        c.partition = own_partition(
+            set.as_deref(),
+            gw.tags.key_id(&c.tag),
+            &cert,
+            &gw.config.index.crl_dp_partitions,
+        );
+        (c, kind)
+    });
     drop(set);
-    let to_register = cert_ref(&report, &gw.tags);
     let id = gw
         .ids
         .seal(&sp.id, to_register.as_ref().map(|(c, _)| c))
@@ -99,10 +108,8 @@ pub async fn login(
         id: &id,
         record: &rec_text,
         cert: to_register.as_ref().map(|(c, kind)| CertToRegister {
-            cert_ref: c.to_key(),
+            cert: c,
             kind: kind.short_name(),
-            serial_hex: c.serial.to_hex(),
-            tag_hex: hex::encode(c.tag),
             der: &cert,
             fingerprint: &fingerprint,
         }),

@@ -4,8 +4,10 @@
 //! An SP sees only certificates it registered: a verification id opens only under the SP that
 //! received it (no Redis needed, so checks by id keep working when Redis is down); user ids and
 //! serials are looked up in the SP's own Redis hashes. Everything else is `not_found`, so the CRL
-//! cannot be read through the gateway. Answers follow [`crate::index`]: past nextUpdate + grace
-//! the status is `unknown` with `TRY_LATER`, never `good`. Each item is a metered liveness check.
+//! cannot be read through the gateway. Answers follow [`crate::index`]: a certificate whose CRL
+//! partition was recorded at registration (in the id, and in the Redis values) is answered from
+//! that partition, otherwise from its CA key's stalest one; past nextUpdate + grace the status is
+//! `unknown` with `TRY_LATER`, never `good`. Each item is a metered liveness check.
 
 use std::collections::HashMap;
 
@@ -18,7 +20,7 @@ use serde_json::json;
 use crate::body::read_json;
 use crate::error::ApiError;
 use crate::ids::CertRef;
-use crate::index::{Freshness, Status, now_unix, rfc3339, status_in};
+use crate::index::{Freshness, Status, now_unix, rfc3339, status_in_partition};
 use crate::registry::Purpose;
 use crate::state::Shared;
 
@@ -75,9 +77,19 @@ struct Tally {
     not_found: u64,
 }
 
+/// The status of a registered certificate, from its own CRL partition when it is recorded (else
+/// the CA key's stalest); `None` when the CA key is no longer configured.
 fn lookup(gw: &Shared, set: Option<&SnapshotSet>, c: &CertRef, now: i64) -> Option<Status> {
     let key_id = gw.tags.key_id(&c.tag)?;
-    Some(status_in(set, key_id, &c.serial, now, gw.index.grace()))
+    let partition = c.partition.as_deref();
+    Some(status_in_partition(
+        set,
+        key_id,
+        &c.serial,
+        now,
+        gw.index.grace(),
+        partition.as_slice(),
+    ))
 }
 
 /// Resolves user ids and serials to registered certificates (Redis), in request order.
@@ -94,23 +106,22 @@ async fn resolve(gw: &Shared, sp: &str, r: &StatusRequest) -> Result<Vec<Option<
         };
         for (i, v) in s.into_iter().enumerate() {
             let v = v.or_else(|| a.get(i).cloned().flatten());
-            out.push(v.as_deref().and_then(CertRef::from_key));
+            out.push(v.as_deref().and_then(CertRef::from_value));
         }
     }
     if !r.serials.is_empty() {
-        let mut hexes = Vec::with_capacity(r.serials.len());
+        let mut serials = Vec::with_capacity(r.serials.len());
         for (i, s) in r.serials.iter().enumerate() {
             let serial = Serial::from_hex(s.trim())
                 .map_err(|_| ApiError::InvalidRequest(format!("serials[{i}] is not a hex serial number")))?;
-            hexes.push(serial.to_hex());
+            serials.push(serial);
         }
-        let tags = gw.store.hmget(sp, "serials", &hexes).await?;
-        for (h, t) in hexes.iter().zip(tags) {
-            let first = t
-                .as_deref()
-                .and_then(|t| t.split(',').next())
-                .map(|t| format!("{t}:{h}"));
-            out.push(first.as_deref().and_then(CertRef::from_key));
+        let hexes: Vec<String> = serials.iter().map(Serial::to_hex).collect();
+        let entries = gw.store.hmget(sp, "serials", &hexes).await?;
+        for (serial, e) in serials.into_iter().zip(entries) {
+            // The first CA key this SP registered the serial under (`tag[:partition]`).
+            let first = e.as_deref().and_then(|e| e.split(',').next());
+            out.push(first.and_then(|e| CertRef::from_serials_entry(e, serial)));
         }
     }
     Ok(out)

@@ -17,7 +17,7 @@ use verifier::{HashAlg, Payload, Report, Scheme, SignatureRequest};
 
 use crate::body::{b64, b64_opt, read_json};
 use crate::error::ApiError;
-use crate::index::{IndexSource, now_unix};
+use crate::index::{IndexSource, now_unix, own_partition};
 use crate::registry::Purpose;
 use crate::report::{cert_ref, reason_label, record, revocation_view, verdict_label};
 use crate::state::Shared;
@@ -235,7 +235,19 @@ pub async fn create(
     }
     let now = now_unix();
     let (report, revocation, der) = judge(&gw, &decoded, now);
-    let to_register = cert_ref(&report, &gw.tags).filter(|_| der.is_some());
+    let to_register = cert_ref(&report, &gw.tags)
+        .zip(der.as_deref())
+        .map(|((mut c, kind), der)| {
+            // Recorded in the id and in Redis, so later status checks use this partition.
+            let set = gw.index.load();
+            c.partition = own_partition(
+                set.as_deref(),
+                gw.tags.key_id(&c.tag),
+                der,
+                &gw.config.index.crl_dp_partitions,
+            );
+            (c, kind)
+        });
     let id = gw
         .ids
         .seal(&sp.id, to_register.as_ref().map(|(c, _)| c))
@@ -251,10 +263,8 @@ pub async fn create(
     if store_ok {
         let cert = match (&to_register, &der) {
             (Some((c, kind)), Some(der)) => Some(CertToRegister {
-                cert_ref: c.to_key(),
+                cert: c,
                 kind: kind.short_name(),
-                serial_hex: c.serial.to_hex(),
-                tag_hex: hex::encode(c.tag),
                 der,
                 fingerprint: &fingerprint,
             }),

@@ -80,13 +80,30 @@ pub struct Holder {
 
 impl Sim {
     pub fn issue(&self, generation: &str, test: bool) -> Holder {
+        self.issue_person(generation, test, PersonInput::default())
+    }
+
+    /// A holder living in `municipality` (a code such as `131016`), so that their certificates
+    /// belong to that municipality's CRL partitions.
+    pub fn issue_in(&self, generation: &str, municipality: &str) -> Holder {
+        self.issue_person(
+            generation,
+            false,
+            PersonInput {
+                municipality: Some(municipality.to_owned()),
+                ..Default::default()
+            },
+        )
+    }
+
+    fn issue_person(&self, generation: &str, test: bool, person: PersonInput) -> Holder {
         let issued = self
             .sim
             .issue(&IssueRequest {
                 generation: (!test).then(|| generation.to_owned()),
                 smartphone: false,
                 test,
-                person: PersonInput::default(),
+                person,
                 at: now() - time::Duration::days(1),
             })
             .unwrap();
@@ -114,13 +131,23 @@ impl Sim {
     /// Publishes CRLs at `at` (valid `hours`) and builds snapshots from them into `out` with
     /// crl-sync's builder, as of `at`.
     pub fn build_snapshots(&self, out: &Path, at: OffsetDateTime, hours: u32) {
+        self.build_snapshots_except(out, at, hours, &[]);
+    }
+
+    /// [`Sim::build_snapshots`] with the CRLs of the partitions in `failed` left out, as when
+    /// their download fails: a snapshot already in `out` keeps their previous CRL (entries,
+    /// thisUpdate and nextUpdate). Partition ids are `<ca>/<municipality>`.
+    pub fn build_snapshots_except(&self, out: &Path, at: OffsetDateTime, hours: u32, failed: &[&str]) {
         let _g = CRL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         self.sim.publish_crls(at, hours).unwrap();
         let mut inputs = Vec::new();
         for p in self.sim.partitions() {
-            if let Some(f) = &p.crl_file {
+            let partition = format!("{}/{}", p.ca, p.municipality);
+            if let Some(f) = &p.crl_file
+                && !failed.contains(&partition.as_str())
+            {
                 inputs.push(crl_sync::build::CrlInput {
-                    partition: format!("{}/{}", p.ca, p.municipality),
+                    partition,
                     bytes: std::fs::read(f).unwrap().into(),
                 });
             }
@@ -235,6 +262,8 @@ pub struct Opts {
     pub tls: Option<String>,
     /// Extra lines in bank-a's and bank-b's `[[sp]]` tables.
     pub sp_extra: [String; 2],
+    /// Extra lines in the `[index]` table (e.g. `crl_dp_partitions`).
+    pub index_extra: String,
 }
 
 pub async fn start(opts: Opts) -> Gw {
@@ -274,7 +303,7 @@ pub async fn start(opts: Opts) -> Gw {
         .unwrap_or_default();
     let text = format!(
         "listen = \"127.0.0.1:0\"\nworkers = 2\nsnapshot_dir = \"{}\"\naudit_log = \"{}\"\nid_secret_file = \"{}\"\n\
-         {tls}[trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\ntimeout_ms = 300\n[index]\nreload_interval_ms = 100\n\
+         {tls}[trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\ntimeout_ms = 300\n[index]\nreload_interval_ms = 100\n{}\
          [limits]\nmax_json_bytes = 65536\nmax_bulk_json_bytes = 16777216\n[login]\nchallenge_ttl_secs = 5\n\
          [webhooks]\ndelta_stream = \"{DELTA_STREAM}\"\nblock_ms = 100\ntimeout_ms = 1000\nclaim_idle_ms = 2500\n\
          max_attempts = 4\nbackoff_initial_ms = 100\nbackoff_max_ms = 400\n{jlis}{}{}{}{}",
@@ -283,6 +312,7 @@ pub async fn start(opts: Opts) -> Gw {
         secret.display(),
         roots.join(", "),
         redis.url(),
+        opts.index_extra,
         sp_toml(
             "bank-a",
             KEY_A,
