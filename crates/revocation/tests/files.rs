@@ -298,6 +298,28 @@ fn freshness_and_partitions() {
     assert_eq!(s.lookup(&wide).unwrap().reason, None);
 }
 
+/// As many partitions as a J-LIS hierarchy has (about 1,700): each found by its id, the stalest
+/// (earliest nextUpdate, the first of equals) found wherever it is in the table.
+#[test]
+fn many_partitions_by_id_and_the_stalest() {
+    let mut b = IndexBuilder::new(KEY).unwrap();
+    for i in 0..2_000i64 {
+        // nextUpdate falls to its minimum at index 1234, which index 1500 ties.
+        let t = 1_700_000_000 + (i - 1234).abs() * 60 + i64::from(i == 1500) * -(266 * 60);
+        b.add_partition(meta(&format!("sign-2023/{i:04}"), t)).unwrap();
+    }
+    b.push(&0x10u64.to_be_bytes(), 1_690_000_000, None, 1999).unwrap();
+    let s = Snapshot::from_bytes(b.finish().unwrap().as_bytes().to_vec()).unwrap();
+    for i in 0..2_000u16 {
+        assert_eq!(s.partition_index(&format!("sign-2023/{i:04}")), Some(i));
+    }
+    assert_eq!(s.partition_index("sign-2023/2000"), None);
+    assert_eq!(s.partition_index(""), None);
+    assert_eq!(s.stalest_partition().unwrap().id, "sign-2023/1234");
+    assert_eq!(s.freshness_for(None).unwrap().id, "sign-2023/1234");
+    assert_eq!(s.lookup(&Serial::from_u64(0x10)).unwrap().partition, 1999);
+}
+
 #[test]
 fn atomic_write_leftovers_and_generations() {
     let dir = tempfile::tempdir().unwrap();

@@ -50,6 +50,11 @@ pub struct Snapshot {
     data: Backing,
     pub(crate) header: Header,
     partitions: Vec<PartitionMeta>,
+    /// Partition index by id (J-LIS has some 1,700 partitions per hierarchy: a status check must
+    /// not search them one by one).
+    partition_ids: std::collections::HashMap<String, u16>,
+    /// The partition with the earliest nextUpdate (the first of them).
+    stalest: Option<u16>,
     ranges: [Range<usize>; SECTIONS],
     path: Option<PathBuf>,
     stamp: Option<FileStamp>,
@@ -185,6 +190,8 @@ impl Snapshot {
             data,
             header,
             partitions: Vec::new(),
+            partition_ids: std::collections::HashMap::new(),
+            stalest: None,
             ranges,
             path: None,
             stamp: None,
@@ -195,6 +202,19 @@ impl Snapshot {
             snap.header.partition_count,
             table_at,
         )?;
+        snap.partition_ids = snap
+            .partitions
+            .iter()
+            .enumerate()
+            .rev() // the first of equal ids wins, as a search from the start would find
+            .filter_map(|(i, p)| Some((p.id.clone(), u16::try_from(i).ok()?)))
+            .collect();
+        snap.stalest = snap
+            .partitions
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, p)| p.next_update)
+            .and_then(|(i, _)| u16::try_from(i).ok());
         if full {
             snap.check_arrays()?;
         }
@@ -390,15 +410,12 @@ impl Snapshot {
 
     /// The index of the partition with this id (e.g. a certificate's CRL distribution point).
     pub fn partition_index(&self, id: &str) -> Option<u16> {
-        self.partitions
-            .iter()
-            .position(|p| p.id == id)
-            .and_then(|i| u16::try_from(i).ok())
+        self.partition_ids.get(id).copied()
     }
 
     /// The partition with the earliest nextUpdate.
     pub fn stalest_partition(&self) -> Option<&PartitionMeta> {
-        self.partitions.iter().min_by_key(|p| p.next_update)
+        self.stalest.and_then(|i| self.partition(i))
     }
 
     /// The freshness that applies to an answer: the certificate's own partition when it is known,
