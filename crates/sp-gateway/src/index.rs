@@ -29,7 +29,7 @@
 //! those whose partition is not known) answer `unknown`; the others of the same CA key stay
 //! `good`, with their own partition's thisUpdate/nextUpdate.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -219,6 +219,8 @@ pub struct IndexSource<'a> {
     point_map: Option<&'a HashMap<String, String>>,
     last: Cell<Option<Freshness>>,
     looked_up: Cell<bool>,
+    /// The partition ids the last lookup tried for the certificate (see [`IndexSource::points`]).
+    points: RefCell<Vec<String>>,
 }
 
 impl<'a> IndexSource<'a> {
@@ -231,6 +233,7 @@ impl<'a> IndexSource<'a> {
             point_map: None,
             last: Cell::new(None),
             looked_up: Cell::new(false),
+            points: RefCell::new(Vec::new()),
         }
     }
 
@@ -257,6 +260,13 @@ impl<'a> IndexSource<'a> {
     pub fn was_consulted(&self) -> bool {
         self.looked_up.get()
     }
+
+    /// The partition ids the verifier's lookup tried for the certificate, in order (those given
+    /// with [`IndexSource::with_partitions`], then its cRLDistributionPoints, mapped): the
+    /// [`partition_candidates`] of the verified certificate, without parsing it again.
+    pub fn points(&self) -> Vec<String> {
+        self.points.borrow().clone()
+    }
 }
 
 impl RevocationSource for IndexSource<'_> {
@@ -277,6 +287,7 @@ impl RevocationSource for IndexSource<'_> {
             None => p.as_str(),
         });
         let candidates: Vec<&str> = self.partitions.iter().map(String::as_str).chain(mapped).collect();
+        *self.points.borrow_mut() = candidates.iter().map(|p| (*p).to_owned()).collect();
         match status_in_partition(self.set, issuer_key_id, serial, at_unix, self.grace, &candidates) {
             Status::Good(f) => {
                 self.last.set(Some(f));
@@ -375,7 +386,16 @@ pub fn own_partition(
     der: &[u8],
     map: &HashMap<String, String>,
 ) -> Option<String> {
-    let candidates = partition_candidates(der, map);
+    choose_partition(set, key_id, &partition_candidates(der, map))
+}
+
+/// [`own_partition`] from the certificate's [`partition_candidates`] already at hand (e.g.
+/// [`IndexSource::points`] after a verification).
+pub fn choose_partition(
+    set: Option<&SnapshotSet>,
+    key_id: Option<&[u8]>,
+    candidates: &[String],
+) -> Option<String> {
     let fitting = || candidates.iter().filter(|p| crate::ids::partition_fits(p));
     let snap = set.zip(key_id).and_then(|(set, key)| set.get(key));
     snap.and_then(|snap| fitting().find(|p| snap.partition_index(p).is_some()))
@@ -486,6 +506,25 @@ mod tests {
             src.status(KEY, &serial(6), NOW),
             RevocationStatus::Unknown { .. }
         ));
+        assert!(src.points().is_empty());
+        // The partitions the lookup tried, mapped, are what a registration records.
+        let map = HashMap::from([("ldap-dn-of-fresh".to_owned(), "fresh".to_owned())]);
+        let src = IndexSource::new(Some(&set), 0).with_point_map(&map);
+        let points = ["no-such-partition".to_owned(), "ldap-dn-of-fresh".to_owned()];
+        assert!(matches!(
+            src.status_at_points(KEY, &serial(6), &points, NOW),
+            RevocationStatus::Good { .. }
+        ));
+        assert_eq!(src.points(), vec!["no-such-partition", "fresh"]);
+        assert_eq!(
+            choose_partition(Some(&set), Some(KEY), &src.points()).as_deref(),
+            Some("fresh")
+        );
+        assert_eq!(
+            choose_partition(Some(&set), Some(KEY), &["no-such-partition".to_owned()]).as_deref(),
+            Some("no-such-partition")
+        );
+        assert_eq!(choose_partition(Some(&set), Some(KEY), &[]), None);
     }
 
     #[test]

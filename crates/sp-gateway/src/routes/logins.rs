@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::body::{b64, from_b64url, read_json, to_b64url};
 use crate::error::ApiError;
-use crate::index::{IndexSource, now_unix, own_partition, rfc3339};
+use crate::index::{IndexSource, choose_partition, now_unix, rfc3339};
 use crate::registry::Purpose;
 use crate::report::{cert_ref, record, revocation_view};
 use crate::routes::verifications::account;
@@ -84,12 +84,7 @@ pub async fn login(
     let revocation = revocation_view(&report, &src);
     // The certificate's own CRL partition, recorded in the id and in Redis for later status checks.
     let to_register = cert_ref(&report, &gw.tags).map(|(mut c, kind)| {
-        c.partition = own_partition(
-            set.as_deref(),
-            gw.tags.key_id(&c.tag),
-            &cert,
-            &gw.config.index.crl_dp_partitions,
-        );
+        c.partition = choose_partition(set.as_deref(), gw.tags.key_id(&c.tag), &src.points());
         (c, kind)
     });
     drop(set);

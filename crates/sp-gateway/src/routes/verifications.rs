@@ -17,7 +17,7 @@ use verifier::{HashAlg, Payload, Report, Scheme, SignatureRequest};
 
 use crate::body::{b64, b64_opt, read_json};
 use crate::error::ApiError;
-use crate::index::{IndexSource, now_unix, own_partition};
+use crate::index::{IndexSource, choose_partition, now_unix};
 use crate::registry::Purpose;
 use crate::report::{cert_ref, reason_label, record, revocation_view, verdict_label};
 use crate::state::Shared;
@@ -123,8 +123,12 @@ fn decode(r: &VerificationRequest) -> Result<Decoded, ApiError> {
     })
 }
 
-/// Runs the verifier; returns the report, the revocation view and the signer certificate DER.
-fn judge(gw: &Shared, d: &Decoded, now: i64) -> (Report, Value, Option<Vec<u8>>) {
+/// What [`judge`] found: the report, the revocation view, the signer certificate DER and the
+/// partition ids its lookup tried for it ([`IndexSource::points`]).
+type Judged = (Report, Value, Option<Vec<u8>>, Vec<String>);
+
+/// Runs the verifier.
+fn judge(gw: &Shared, d: &Decoded, now: i64) -> Judged {
     let set = gw.index.load();
     // The verifier tells the source the signer's cRLDistributionPoints (CMS signers too); a
     // certificate naming none gets its CA key's stalest partition (fail closed).
@@ -165,7 +169,7 @@ fn judge(gw: &Shared, d: &Decoded, now: i64) -> (Report, Value, Option<Vec<u8>>)
         }
     };
     let rev = revocation_view(&report, &src);
-    (report, rev, der)
+    (report, rev, der, src.points())
 }
 
 /// The signer certificate inside a CMS, found by its fingerprint. The verifier does not hand it
@@ -234,18 +238,13 @@ pub async fn create(
         }
     }
     let now = now_unix();
-    let (report, revocation, der) = judge(&gw, &decoded, now);
+    let (report, revocation, der, points) = judge(&gw, &decoded, now);
     let to_register = cert_ref(&report, &gw.tags)
         .zip(der.as_deref())
-        .map(|((mut c, kind), der)| {
+        .map(|((mut c, kind), _)| {
             // Recorded in the id and in Redis, so later status checks use this partition.
             let set = gw.index.load();
-            c.partition = own_partition(
-                set.as_deref(),
-                gw.tags.key_id(&c.tag),
-                der,
-                &gw.config.index.crl_dp_partitions,
-            );
+            c.partition = choose_partition(set.as_deref(), gw.tags.key_id(&c.tag), &points);
             (c, kind)
         });
     let id = gw
