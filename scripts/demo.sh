@@ -97,12 +97,17 @@ for id in sign-2019 sign-2023 sign-2026 auth-2019 auth-2023 auth-2026; do cp "$D
 "$BIN/sp-gateway" gen-key >"$GW/key.json"
 KEY=$(jq -r .api_key "$GW/key.json")
 openssl rand -hex 32 >"$GW/id.secret"
+# The customer's cRLDistributionPoints name (a DirName, written as the gateway writes it) mapped to
+# the crl-sync partition id of that CRL, so KYC and later status checks answer from that partition.
+DP=$(openssl x509 -in "$SIGN_CERT" -noout -ext crlDistributionPoints | sed -n 's/^ *DirName://p' | head -1 | sed 's/ = /=/g')
+DP_PARTITION="$(jq -r .sign.ca "$OUT/issue.json")/131016"
 {
   printf 'listen = "127.0.0.1:%s"\nworkers = 1\nsnapshot_dir = "%s"\naudit_log = "%s"\nid_secret_file = "%s"\n' \
     "$GPORT" "$(realpath -m "$SNAP")" "$(realpath -m "$GW/audit.jsonl")" "$(realpath -m "$GW/id.secret")"
   printf '[trust]\nhierarchy = "production"\nroots = [\n'
   for f in "$GW"/roots/*.der; do printf '  { path = "%s" },\n' "$(realpath -m "$f")"; done
   printf ']\n[redis]\nurl = "redis://127.0.0.1:%s/"\n[index]\nreload_interval_ms = 500\n' "$RPORT"
+  printf 'crl_dp_partitions = { "%s" = "%s" }\n' "$DP" "$DP_PARTITION"
   printf '[jlis]\nbase_url = "http://127.0.0.1:9"\n'
   printf '[[sp]]\nid = "bank-a"\nname = "Bank A"\napi_key_sha256 = ["%s"]\n' "$(jq -r .api_key_sha256 "$GW/key.json")"
   printf 'purposes = ["kyc", "login", "status", "basic_info"]\nrequests_per_second = 50\nburst = 100\n'
@@ -119,6 +124,7 @@ jq -n --arg c "$(base64 -w0 "$CERT_DER")" --arg s "$(base64 -w0 "$OUT/applicatio
 curl -sS "$PF/v1/verifications" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -H 'Idempotency-Key: demo-kyc-1' --data-binary @"$GW/kyc.json" >"$GW/kyc-answer.json"
 VID=$(jq -r '.id // empty' "$GW/kyc-answer.json")
+note "the customer's CRL partition, from its cRLDistributionPoints ([index] crl_dp_partitions): $DP_PARTITION"
 note "POST /v1/verifications: $(jq -c '{verdict, reason, user_id, certificate: .certificate.serial, revocation: (.revocation | {status, check_method, source_updated_at}), basic_info: (.basic_info != null)}' "$GW/kyc-answer.json")"
 [ "$(jq -r .verdict "$GW/kyc-answer.json")" = valid ] && [ -n "$VID" ] || { echo "demo: the gateway KYC should be valid" >&2; cat "$GW/kyc-answer.json" >&2; exit 1; }
 gw_status() {
