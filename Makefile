@@ -13,7 +13,7 @@ demo: deps
 	$(CARGO) build --release --locked --bins
 	./scripts/demo.sh
 
-## test: formatting, clippy with -D warnings, and every test
+## test: formatting, clippy and rustdoc with -D warnings, and every test
 test: deps lint
 	$(CARGO) test --workspace --locked --all-targets
 	$(CARGO) test --workspace --locked --doc
@@ -22,6 +22,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	./scripts/check-crypto-stack.sh
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
 
 fmt:
 	$(CARGO) fmt --all

@@ -2,7 +2,7 @@
 //!
 //! [`StreamSource::open`] reads the file's first chunk and its tail (everything after the
 //! revoked entries: crlExtensions, the algorithm and the signature) and finds where its parts are
-//! ([`crate::parse::skeleton`]). [`StreamSource::stream`] then reads the file once from the start
+//! (`crate::parse::skeleton`). [`StreamSource::stream`] then reads the file once from the start
 //! in 1 MiB chunks into a few reused buffers: the main thread walks the entries of each chunk
 //! into the caller's visitor while two other threads hash the chunks, one the whole file
 //! (SHA-256, the snapshot's source hash) and one the tbsCertList (the signature's digest). The

@@ -2,7 +2,7 @@
 //!
 //! RSA-2048 keys (e = 65537) are built from two 1024-bit primes found by a sieve plus OpenSSL's
 //! Miller–Rabin test on candidates drawn from a [`Drbg`]; ECDSA P-384 keys take their scalar from
-//! the same stream. Together with RSA PKCS#1 v1.5 and RFC 6979 ECDSA ([`crate::ecdsa`]) this makes
+//! the same stream. Together with RSA PKCS#1 v1.5 and RFC 6979 ECDSA (`crate::ecdsa`) this makes
 //! every certificate and CRL byte reproducible from the seed. **These are test keys**: anyone who
 //! knows the seed knows them.
 

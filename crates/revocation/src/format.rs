@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 /// First eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"JPKIREV\0";
 /// The format version this build writes. It also reads version 2, which differs only in the
-/// order the checksum covers the bytes (see [`Header::checksum_split`]).
+/// order the checksum covers the bytes (see `Header::checksum_split`).
 pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format version this build reads.
 pub const OLDEST_READ_VERSION: u32 = 2;

@@ -145,7 +145,7 @@ impl Verifier {
 
     /// Verifies a CMS SignedData (attached, or detached with `detached_content`): the signed
     /// attributes, the signature over them, and the signer's certificate as for a raw signature.
-    /// See [`cms`](crate::cms) for exactly what is accepted.
+    /// See [`cms`] for exactly what is accepted.
     pub fn verify_cms(
         &self,
         cms_der: &[u8],

@@ -18,7 +18,7 @@ use crate::verify::{
     CrlMark, Progress, check_progress, check_times, claimed_issuer, select_issuer, tbs_digest_algorithm,
 };
 
-/// Why [`build_streamed`] gave the file back: read it whole and use [`build_snapshots`].
+/// Why [`build_streamed`] gave the file back: read it whole and use [`build_snapshots`](super::build_snapshots).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StreamFallback {
@@ -30,7 +30,7 @@ pub enum StreamFallback {
 }
 
 /// Ingests one large DER CRL file in one pass ([`crate::stream`]), never holding it whole: the
-/// same checks, rules, snapshot and report as [`build_snapshots`] with that file as its only
+/// same checks, rules, snapshot and report as [`build_snapshots`](super::build_snapshots) with that file as its only
 /// input. Entries are walked into the builder while the file is hashed on two other threads;
 /// the signature is then checked against the TBS digest, and only a CRL that passes every check
 /// is written.

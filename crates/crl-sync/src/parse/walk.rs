@@ -67,7 +67,7 @@ pub struct WalkStats {
 
 /// Walks the content of `revokedCertificates` (the concatenated entry SEQUENCEs) and hands each
 /// entry to `visitor`. Offsets in errors are relative to the start of `revoked`; use
-/// [`CrlHeader::walk_revoked`] for offsets into the whole CRL.
+/// [`CrlHeader::walk_revoked`](super::CrlHeader::walk_revoked) for offsets into the whole CRL.
 ///
 /// Stops at the first malformed entry or the first error from the visitor.
 pub fn walk_revoked<V: RevokedVisitor + ?Sized>(
@@ -261,7 +261,7 @@ impl EntryStream {
 }
 
 /// The streaming reader's view of a CRL held whole (for tests and fuzzing): its skeleton, the
-/// CRL without entries that [`parse_crl`] reads when a file is streamed ([`skeleton`]); `None`
+/// CRL without entries that [`parse_crl`](super::parse_crl) reads when a file is streamed (`skeleton`); `None`
 /// when the CRL does not have the shape streaming handles.
 pub fn skeleton_of(der: &[u8]) -> Option<Vec<u8>> {
     let l = skeleton::layout(der, der.len())?;

@@ -5,7 +5,7 @@
 //! gateway replica (so an entry is handled by one replica, and an entry a crashed replica left
 //! unacknowledged is taken over with XAUTOCLAIM after `claim_idle_ms`):
 //!
-//! 1. **Matching** ([`delta`]): reads crl-sync's delta stream (`webhooks.delta_stream`; one entry
+//! 1. **Matching** (`delta`): reads crl-sync's delta stream (`webhooks.delta_stream`; one entry
 //!    per newly revoked certificate: CA key id, serial, reason, time, CRL number; and one
 //!    `baseline` marker per CRL partition indexed for the first time, whose entries are not
 //!    announced: it is counted and acknowledged, nothing is delivered). For every SP
@@ -14,7 +14,7 @@
 //!    webhook outbox, then acknowledges the delta entry. The event id is derived from (SP, CA key,
 //!    serial, consent), and a marker key written in the same script as the outbox entry makes a
 //!    re-read delta entry (after a crash before the acknowledgement) add nothing twice.
-//! 2. **Delivery** ([`delivery`]): reads the outbox, POSTs each body to the SP's webhook (`PUT
+//! 2. **Delivery** (`delivery`): reads the outbox, POSTs each body to the SP's webhook (`PUT
 //!    /v1/webhook`, else the SP's `webhook` in the configuration) with `JPKI-PF-Signature`, the
 //!    event id and the attempt number, and settles it in one script: acknowledged and removed on
 //!    2xx; otherwise scheduled again after a bounded exponential backoff (a sorted set moved back
