@@ -119,6 +119,23 @@ pub struct PartitionSummary {
     pub error: Option<String>,
 }
 
+impl PartitionSummary {
+    /// A partition that ended with `e`, reported with `status` (`rejected`, `unreachable` or
+    /// `failed`) and nothing else known about its CRL.
+    pub fn of_error(partition: &str, status: &'static str, e: &SyncError) -> PartitionSummary {
+        PartitionSummary {
+            partition: partition.to_owned(),
+            status,
+            crl_number: None,
+            entries: None,
+            this_update: None,
+            next_update: None,
+            error_code: Some(e.code()),
+            error: Some(e.to_string()),
+        }
+    }
+}
+
 /// Per-CA-key result in the JSON summary.
 #[derive(Clone, Debug, Serialize)]
 pub struct SnapshotSummary {

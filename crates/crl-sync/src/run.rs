@@ -57,16 +57,9 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
     };
     let fail = |summary: &mut RunSummary, e: SyncError| {
         summary.note_error(&e);
-        summary.partitions.push(PartitionSummary {
-            partition: "-".into(),
-            status: "failed",
-            crl_number: None,
-            entries: None,
-            this_update: None,
-            next_update: None,
-            error_code: Some(e.code()),
-            error: Some(e.to_string()),
-        });
+        summary
+            .partitions
+            .push(PartitionSummary::of_error("-", "failed", &e));
     };
     if let Err(e) = std::fs::create_dir_all(&cfg.snapshot_dir) {
         fail(
@@ -131,20 +124,14 @@ pub async fn run(cfg: &Config, now: i64, progress: &indicatif::ProgressBar) -> R
                     source,
                 };
                 summary.note_error(&e);
-                summary.partitions.push(PartitionSummary {
-                    partition: p.id.clone(),
-                    status: if e.exit_code() == 3 {
-                        "unreachable"
-                    } else {
-                        "rejected"
-                    },
-                    crl_number: None,
-                    entries: None,
-                    this_update: None,
-                    next_update: None,
-                    error_code: Some(e.code()),
-                    error: Some(e.to_string()),
-                });
+                let status = if e.exit_code() == 3 {
+                    "unreachable"
+                } else {
+                    "rejected"
+                };
+                summary
+                    .partitions
+                    .push(PartitionSummary::of_error(&p.id, status, &e));
             }
         }
     }

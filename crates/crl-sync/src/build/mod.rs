@@ -202,16 +202,10 @@ struct Pending {
 
 /// Records a partition whose CRL was rejected (or failed) and why.
 pub(crate) fn reject(report: &mut BuildReport, partition: &str, e: SyncError) {
-    report.partitions.push(PartitionSummary {
-        partition: partition.to_owned(),
-        status: if e.exit_code() == 2 { "rejected" } else { "failed" },
-        crl_number: None,
-        entries: None,
-        this_update: None,
-        next_update: None,
-        error_code: Some(e.code()),
-        error: Some(e.to_string()),
-    });
+    let status = if e.exit_code() == 2 { "rejected" } else { "failed" };
+    report
+        .partitions
+        .push(PartitionSummary::of_error(partition, status, &e));
     report.errors.push(e);
 }
 
