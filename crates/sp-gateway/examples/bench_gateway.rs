@@ -8,7 +8,8 @@
 //! - `kyc.json`: a KYC verification body (a valid signature, so each request verifies, writes
 //!   Redis and the audit log).
 //!
-//! Then it serves until stdin closes.
+//! Then it serves until stdin closes. `BENCH_WORKERS` sets the gateway's workers (default 2, the
+//! machine's cores), to see how the figures move with it.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -105,10 +106,11 @@ fn main() {
     })
     .collect();
     let text = format!(
-        "listen = \"127.0.0.1:0\"\nworkers = 2\nsnapshot_dir = \"{}\"\naudit_log = \"{}\"\nid_secret_file = \"{}\"\n\
+        "listen = \"127.0.0.1:0\"\nworkers = {}\nsnapshot_dir = \"{}\"\naudit_log = \"{}\"\nid_secret_file = \"{}\"\n\
          [trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\n[limits]\nmax_bulk_json_bytes = 16777216\n\
          [[sp]]\nid = \"bench\"\nname = \"bench\"\napi_key_sha256 = [\"{}\"]\npurposes = [\"kyc\", \"login\", \"status\"]\n\
          requests_per_second = 1000000\nburst = 1000000\nitems_per_second = 1000000\nitems_burst = 10000000\n",
+        std::env::var("BENCH_WORKERS").unwrap_or_else(|_| "2".into()),
         snap.display(),
         out.join("audit.jsonl").display(),
         secret.display(),

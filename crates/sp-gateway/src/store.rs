@@ -78,12 +78,15 @@ if ARGV[13] == '1' then
     uid = redis.call('HGET', KEYS[2], ARGV[2])
     if not uid then uid = ARGV[3] end
   end
-  redis.call('HSET', KEYS[1], ARGV[1], uid)
-  redis.call('HSET', KEYS[3], uid .. ':' .. ARGV[4], ARGV[14])
+  -- A repeat verification of a registered certificate changes nothing here: writes that would
+  -- store what is already stored are skipped (no AOF growth, no rewrite work for them).
+  if known ~= uid then redis.call('HSET', KEYS[1], ARGV[1], uid) end
+  local ukey = uid .. ':' .. ARGV[4]
+  if redis.call('HGET', KEYS[3], ukey) ~= ARGV[14] then redis.call('HSET', KEYS[3], ukey, ARGV[14]) end
   local cur = redis.call('HGET', KEYS[4], ARGV[5])
   if not cur then
     redis.call('HSET', KEYS[4], ARGV[5], ARGV[15])
-  else
+  elseif cur ~= ARGV[15] then
     -- One entry per CA key (`tag` or `tag:partition`), in registration order: this key's entry
     -- is replaced in place (old ones had no partition), others are kept.
     local out, seen = {}, false
@@ -98,9 +101,11 @@ if ARGV[13] == '1' then
       end
     end
     if not seen then table.insert(out, ARGV[15]) end
-    redis.call('HSET', KEYS[4], ARGV[5], table.concat(out, ','))
+    local joined = table.concat(out, ',')
+    if joined ~= cur then redis.call('HSET', KEYS[4], ARGV[5], joined) end
   end
-  redis.call('SET', KEYS[6], ARGV[8])
+  -- The key is the DER's SHA-256: an existing value is these bytes.
+  redis.call('SET', KEYS[6], ARGV[8], 'NX')
 end
 redis.call('HSET', KEYS[5], 'record', ARGV[7], 'user_id', uid, 'cert', ARGV[9])
 if ARGV[10] ~= '' then redis.call('SET', KEYS[7], ARGV[10], 'EX', tonumber(ARGV[11])) end

@@ -82,6 +82,86 @@ async fn kyc_registers_and_status_checks_answer_from_the_index() {
     assert!(report.ok, "{report:?}");
 }
 
+/// Redis's count of changes since its last save: every key or hash field written adds one.
+async fn redis_changes(con: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("persistence")
+        .query_async(con)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_verification_writes_only_its_own_record() {
+    let s = sim();
+    let carol = s.issue("2023", false);
+    let gw = start(Default::default()).await;
+    let mut con = redis::Client::open(gw.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let store = &gw.gw.store;
+    let snapshot = |con: &mut redis::aio::MultiplexedConnection| {
+        let (certuser, users, serials) = (
+            store.key("bank-a", "certuser"),
+            store.key("bank-a", "users"),
+            store.key("bank-a", "serials"),
+        );
+        let mut con = con.clone();
+        async move {
+            let a: Vec<(String, String)> = redis::AsyncCommands::hgetall(&mut con, certuser).await.unwrap();
+            let b: Vec<(String, String)> = redis::AsyncCommands::hgetall(&mut con, users).await.unwrap();
+            let c: Vec<(String, String)> = redis::AsyncCommands::hgetall(&mut con, serials).await.unwrap();
+            (a, b, c)
+        }
+    };
+
+    let before = redis_changes(&mut con).await;
+    let (st, v1) = gw.kyc(KEY_A, &carol, b"first").await;
+    assert_eq!(
+        (st.as_u16(), v1["registered"].clone()),
+        (200, json!(true)),
+        "{v1}"
+    );
+    let first = redis_changes(&mut con).await - before;
+    let registered = snapshot(&mut con).await;
+    let cert_key = store.key(
+        "bank-a",
+        &format!("cert:{}", v1["certificate"]["fingerprint"].as_str().unwrap()),
+    );
+    let der: Vec<u8> = redis::AsyncCommands::get(&mut con, &cert_key).await.unwrap();
+    assert_eq!(der, carol.sign_der);
+
+    let before = redis_changes(&mut con).await;
+    let (st, v2) = gw.kyc(KEY_A, &carol, b"second").await;
+    assert_eq!(st, 200, "{v2}");
+    assert_eq!(v2["user_id"], v1["user_id"]);
+    assert_eq!(v2["registered"], true);
+    let second = redis_changes(&mut con).await - before;
+    // The new verification's three fields (record, user_id, cert) and nothing else: the user,
+    // serial and certificate entries already held these values.
+    assert_eq!(second, 3, "first registration made {first} changes");
+    assert!(first > second);
+    assert_eq!(snapshot(&mut con).await, registered);
+    let der: Vec<u8> = redis::AsyncCommands::get(&mut con, &cert_key).await.unwrap();
+    assert_eq!(der, carol.sign_der);
+    let (st, rec) = gw
+        .get(
+            &format!("/v1/verifications/{}", v2["id"].as_str().unwrap()),
+            Some(KEY_A),
+        )
+        .await;
+    assert_eq!(st, 200, "{rec}");
+    assert_eq!(rec["user_id"], v1["user_id"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_key_replays_and_refuses_reuse() {
     let s = sim();
