@@ -30,6 +30,10 @@ use serde_json::json;
 use sp_gateway::ids::CertRef;
 use sp_gateway::{Config, Gateway};
 
+/// The allocator the `sp-gateway` binary uses (src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const KEY: &str = "sk_bench_0123456789abcdef0123456789abcdef";
 
 fn main() {
