@@ -74,7 +74,7 @@ fn tail_of(path: &Path) -> std::io::Result<(u64, String)> {
         .ok()
         .and_then(|v| v.get("seq").and_then(Value::as_u64))
         .ok_or_else(|| std::io::Error::other("the last audit line has no seq: run `audit verify`"))?;
-    Ok((seq + 1, hex::encode(openssl::sha::sha256(last.as_bytes()))))
+    Ok((seq + 1, hex::encode(verifier::sha256(last.as_bytes()))))
 }
 
 impl AuditLog {
@@ -194,7 +194,7 @@ fn writer(
                     let text = format!("{{\"seq\":{seq},\"ts\":\"{ts}\"{sep}{inner},\"prev\":\"{prev}\"}}");
                     match out.write_all(text.as_bytes()).and_then(|()| out.write_all(b"\n")) {
                         Ok(()) => {
-                            prev = hex::encode(openssl::sha::sha256(text.as_bytes()));
+                            prev = hex::encode(verifier::sha256(text.as_bytes()));
                             seq += 1;
                             dirty = true;
                         }
@@ -275,7 +275,7 @@ pub fn verify(path: &Path) -> std::io::Result<VerifyReport> {
         if v.get("seq").and_then(Value::as_u64) != Some(n - 1) {
             return Ok(broken(n, &prev, format!("seq is not {}", n - 1)));
         }
-        prev = hex::encode(openssl::sha::sha256(&line));
+        prev = hex::encode(verifier::sha256(&line));
     }
     Ok(VerifyReport {
         ok: true,

@@ -24,6 +24,7 @@ pub mod error;
 pub mod ids;
 pub mod index;
 pub mod metrics;
+pub mod random;
 pub mod ratelimit;
 pub mod registry;
 pub mod relay;

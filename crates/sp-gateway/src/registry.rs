@@ -181,7 +181,7 @@ impl Registry {
 
     /// Checks a presented key: hashes it and compares with every registered hash.
     pub fn check_key(&self, key: &[u8]) -> AuthOutcome<'_> {
-        let digest = openssl::sha::sha256(key);
+        let digest = verifier::sha256(key);
         let mut found: Option<(usize, KeyState)> = None;
         for (h, sp, state) in &self.keys {
             // Every hash is compared; no early exit.
@@ -225,13 +225,13 @@ pub fn generate_key() -> Result<(String, String), openssl::error::ErrorStack> {
     let mut raw = [0u8; 32];
     openssl::rand::rand_bytes(&mut raw)?;
     let key = format!("sk_{}", crate::body::to_b64url(&raw));
-    let hash = hex::encode(openssl::sha::sha256(key.as_bytes()));
+    let hash = hex::encode(verifier::sha256(key.as_bytes()));
     Ok((key, hash))
 }
 
 /// SHA-256 hex of a key, for the configuration.
 pub fn hash_key(key: &str) -> String {
-    hex::encode(openssl::sha::sha256(key.trim().as_bytes()))
+    hex::encode(verifier::sha256(key.trim().as_bytes()))
 }
 
 #[cfg(test)]

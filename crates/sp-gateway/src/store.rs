@@ -531,6 +531,6 @@ impl Store {
 /// A new random user id: `usr_` and 16 random bytes, base64url.
 pub fn new_user_id() -> Result<String, openssl::error::ErrorStack> {
     let mut b = [0u8; 16];
-    openssl::rand::rand_bytes(&mut b)?;
+    crate::random::fill(&mut b)?;
     Ok(format!("usr_{}", crate::body::to_b64url(&b)))
 }

@@ -25,7 +25,7 @@ impl ClientCert {
     pub fn of(cert: &X509Ref) -> Option<ClientCert> {
         let der = cert.to_der().ok()?;
         Some(ClientCert {
-            sha256: openssl::sha::sha256(&der),
+            sha256: verifier::sha256(&der),
             subject: subject_line(cert.subject_name()),
         })
     }

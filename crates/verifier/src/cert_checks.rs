@@ -65,8 +65,16 @@ fn unix(t: x509_cert::time::Time) -> i64 {
     i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
-    openssl::sha::sha256(data)
+/// The SHA-256 of `data`.
+///
+/// `openssl::sha::sha256` calls OpenSSL 3's one-shot `SHA256()`, which looks the algorithm up by
+/// name (`EVP_Q_digest`, `EVP_MD_fetch`) on every call: under KYC load the lookup cost about as
+/// much as hashing the certificate. The incremental `openssl::sha::Sha256` goes straight to the
+/// same implementation.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(data);
+    h.finish()
 }
 
 /// Empties this thread's OpenSSL error queue, which a failed check may leave behind (calls that
@@ -276,5 +284,20 @@ pub(crate) fn check_cert_signature_alg(oid: &ObjectIdentifier) -> Result<(), Fai
             ReasonCode::UnsupportedAlgorithm,
             format!("certificate signature algorithm {oid} is not supported"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod sha256_tests {
+    #[test]
+    fn agrees_with_the_one_shot_function_and_the_known_vectors() {
+        assert_eq!(
+            hex::encode(super::sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        for n in [0usize, 1, 55, 56, 63, 64, 65, 1000, 4096] {
+            let data: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
+            assert_eq!(super::sha256(&data), openssl::sha::sha256(&data), "{n} bytes");
+        }
     }
 }

@@ -31,6 +31,7 @@ pub mod trust;
 
 use jpki::CertKind;
 
+pub use cert_checks::sha256;
 pub use chain::CHAIN_CACHE_CAPACITY;
 pub use crl_points::crl_distribution_points;
 pub use error::{Failure, TrustError};

@@ -73,7 +73,7 @@ impl HashAlg {
         Ok(match self {
             HashAlg::Sha384 => openssl::sha::sha384(data).to_vec(),
             HashAlg::Sha512 => openssl::sha::sha512(data).to_vec(),
-            _ => openssl::sha::sha256(data).to_vec(),
+            _ => crate::cert_checks::sha256(data).to_vec(),
         })
     }
 }

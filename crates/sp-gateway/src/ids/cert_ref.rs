@@ -141,6 +141,6 @@ impl KeyTags {
 
 /// The tag of a CA key id.
 pub fn tag_of(key_id: &[u8]) -> [u8; 4] {
-    let d = openssl::sha::sha256(key_id);
+    let d = verifier::sha256(key_id);
     [d[0], d[1], d[2], d[3]]
 }

@@ -65,7 +65,7 @@ impl Mac {
     pub fn new(key: &[u8]) -> Mac {
         let mut block = [0u8; 64];
         if key.len() > 64 {
-            let d = openssl::sha::sha256(key);
+            let d = verifier::sha256(key);
             for (b, k) in block.iter_mut().zip(d.iter()) {
                 *b = *k;
             }
@@ -131,7 +131,7 @@ impl IdSealer {
         };
         body.push(flags);
         let mut random = [0u8; RANDOM_LEN];
-        openssl::rand::rand_bytes(&mut random)?;
+        crate::random::fill(&mut random)?;
         body.extend_from_slice(&random);
         if let Some(c) = cert {
             let mag = c.serial.magnitude();

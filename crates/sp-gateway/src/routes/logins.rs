@@ -25,7 +25,7 @@ pub async fn challenge(gw: web::Data<Shared>, req: HttpRequest) -> Result<HttpRe
     let sp = gw.authenticate(&req, Purpose::Login)?;
     gw.limit(sp, 0).await?;
     let mut raw = [0u8; NONCE_LEN];
-    openssl::rand::rand_bytes(&mut raw).map_err(|e| ApiError::Internal(e.to_string()))?;
+    crate::random::fill(&mut raw).map_err(|e| ApiError::Internal(e.to_string()))?;
     let nonce = to_b64url(&raw);
     let ttl = gw.config.login.challenge_ttl_secs;
     gw.store.put_challenge(&sp.id, &nonce, ttl).await?;

@@ -179,7 +179,7 @@ fn signer_der(cms: &[u8], fingerprint_hex: &str) -> Option<Vec<u8>> {
     let certs = p7.signed()?.certificates()?;
     certs.iter().find_map(|c| {
         let der = c.to_der().ok()?;
-        (hex::encode(openssl::sha::sha256(&der)) == fingerprint_hex).then_some(der)
+        (hex::encode(verifier::sha256(&der)) == fingerprint_hex).then_some(der)
     })
 }
 
@@ -214,7 +214,7 @@ pub async fn create(
     let decoded = decode(&body)?;
     // The request's fingerprint, only needed to tell a retry from a reused Idempotency-Key.
     let req_hash = match idem {
-        Some(_) => hex::encode(openssl::sha::sha256(
+        Some(_) => hex::encode(verifier::sha256(
             serde_json::to_string(&body).unwrap_or_default().as_bytes(),
         )),
         None => String::new(),
