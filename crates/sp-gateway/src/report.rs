@@ -1,28 +1,41 @@
 //! From the verifier's [`Report`] to the API's JSON, and the stored record (which never holds 4
 //! info).
 
-use jpki::{CertKind, Serial};
+use jpki::{Carrier, CertKind, Hierarchy, Serial};
+use serde::Serialize;
 use serde_json::{Value, json};
-use verifier::{Report, RevocationFacts};
+use verifier::{CmsFacts, ReasonCode, Report, RevocationFacts, Verdict};
 
 use crate::ids::{CertRef, KeyTags};
 use crate::index::{IndexSource, rfc3339};
 
 /// The `certificate` object: facts only, no subject (the subject of a signing certificate names
 /// the holder's municipality).
-pub fn certificate_view(report: &Report) -> Value {
-    match &report.certificate {
-        Some(c) => json!({
-            "serial": c.serial,
-            "issuer": c.issuer,
-            "not_before": c.not_before,
-            "not_after": c.not_after,
-            "kind": c.kind.map(|k| k.short_name()),
-            "carrier": c.carrier,
-            "hierarchy": c.hierarchy,
-            "fingerprint": c.fingerprint,
-        }),
-        None => Value::Null,
+#[derive(Debug, Serialize)]
+pub struct CertificateView<'a> {
+    serial: &'a str,
+    issuer: &'a str,
+    not_before: &'a str,
+    not_after: &'a str,
+    kind: Option<&'static str>,
+    carrier: Option<Carrier>,
+    hierarchy: Option<Hierarchy>,
+    fingerprint: &'a str,
+}
+
+impl<'a> CertificateView<'a> {
+    /// The view of the report's certificate, if it has one.
+    pub fn of(report: &'a Report) -> Option<CertificateView<'a>> {
+        report.certificate.as_ref().map(|c| CertificateView {
+            serial: &c.serial,
+            issuer: &c.issuer,
+            not_before: &c.not_before,
+            not_after: &c.not_after,
+            kind: c.kind.map(|k| k.short_name()),
+            carrier: c.carrier,
+            hierarchy: c.hierarchy,
+            fingerprint: &c.fingerprint,
+        })
     }
 }
 
@@ -76,19 +89,40 @@ pub fn cert_ref(report: &Report, tags: &KeyTags) -> Option<(CertRef, CertKind)> 
 }
 
 /// The record kept in Redis and answered by `GET /v1/verifications/{id}`: the response without
-/// `basic_info` and `user_id` (stored beside it).
-pub fn record(id: Option<&str>, purpose: &str, report: &Report, revocation: &Value) -> Value {
-    json!({
-        "id": id,
-        "purpose": purpose,
-        "verdict": report.verdict,
-        "reason": report.reason,
-        "message": report.message,
-        "certificate": certificate_view(report),
-        "revocation": revocation,
-        "cms": report.cms,
-        "verified_at": report.verified_at,
-    })
+/// `basic_info` and `user_id` (stored beside it). Serialised straight from the report, without an
+/// intermediate JSON value.
+#[derive(Debug, Serialize)]
+pub struct Record<'a> {
+    /// The verification id (`null` in an answer when nothing was registered).
+    pub id: Option<&'a str>,
+    purpose: &'a str,
+    verdict: Verdict,
+    reason: Option<ReasonCode>,
+    message: &'a str,
+    certificate: Option<CertificateView<'a>>,
+    revocation: &'a Value,
+    cms: &'a Option<CmsFacts>,
+    verified_at: &'a str,
+}
+
+/// The [`Record`] of a verification or login.
+pub fn record<'a>(
+    id: Option<&'a str>,
+    purpose: &'a str,
+    report: &'a Report,
+    revocation: &'a Value,
+) -> Record<'a> {
+    Record {
+        id,
+        purpose,
+        verdict: report.verdict,
+        reason: report.reason,
+        message: &report.message,
+        certificate: CertificateView::of(report),
+        revocation,
+        cms: &report.cms,
+        verified_at: &report.verified_at,
+    }
 }
 
 /// `None` of the verdict as a metrics label.

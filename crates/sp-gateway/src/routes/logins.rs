@@ -6,14 +6,14 @@
 //! just identified the user another way links the auth certificate to that user), or a new one.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::body::{b64, from_b64url, read_json, to_b64url};
 use crate::error::ApiError;
 use crate::index::{IndexSource, choose_partition, now_unix, rfc3339};
 use crate::registry::Purpose;
-use crate::report::{cert_ref, record, revocation_view};
+use crate::report::{Record, cert_ref, record, revocation_view};
 use crate::routes::verifications::account;
 use crate::state::Shared;
 use crate::store::{CertToRegister, Registered, Registration};
@@ -93,7 +93,7 @@ pub async fn login(
         .seal(&sp.id, to_register.as_ref().map(|(c, _)| c))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let rec = record(Some(&id), "login", &report, &revocation);
-    let rec_text = rec.to_string();
+    let rec_text = serde_json::to_string(&rec).map_err(|e| ApiError::Internal(e.to_string()))?;
     let fingerprint = report
         .certificate
         .as_ref()
@@ -137,10 +137,18 @@ pub async fn login(
             "linked": body.link_user_id.is_some(),
         }),
     );
-    let mut out = rec;
-    if let Some(o) = out.as_object_mut() {
-        o.insert("user_id".into(), json!(user_id));
-        o.insert("new_user".into(), Value::Bool(new_user));
-    }
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(LoginAnswer {
+        record: rec,
+        user_id: user_id.as_deref(),
+        new_user,
+    }))
+}
+
+/// The login answer: the record, the user and whether this login created it.
+#[derive(Debug, Serialize)]
+struct LoginAnswer<'a> {
+    #[serde(flatten)]
+    record: Record<'a>,
+    user_id: Option<&'a str>,
+    new_user: bool,
 }

@@ -19,7 +19,7 @@ use crate::body::{b64, b64_opt, read_json};
 use crate::error::ApiError;
 use crate::index::{IndexSource, choose_partition, now_unix};
 use crate::registry::Purpose;
-use crate::report::{cert_ref, reason_label, record, revocation_view, verdict_label};
+use crate::report::{Record, cert_ref, reason_label, record, revocation_view, verdict_label};
 use crate::state::Shared;
 use crate::store::{CertToRegister, Idempotency, Registered, Registration};
 
@@ -251,8 +251,8 @@ pub async fn create(
         .ids
         .seal(&sp.id, to_register.as_ref().map(|(c, _)| c))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let rec = record(Some(&id), "kyc", &report, &revocation);
-    let rec_text = rec.to_string();
+    let rec_text = serde_json::to_string(&record(Some(&id), "kyc", &report, &revocation))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let fingerprint = report
         .certificate
         .as_ref()
@@ -316,14 +316,23 @@ pub async fn create(
             "cms": decoded.cms.is_some(),
         }),
     );
-    let mut out = rec;
-    if let Some(o) = out.as_object_mut() {
-        o.insert("id".into(), if store_ok { json!(id) } else { Value::Null });
-        o.insert("user_id".into(), json!(user_id));
-        o.insert("registered".into(), json!(registered));
-        o.insert("basic_info".into(), json!(report.basic_info));
-    }
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(KycAnswer {
+        record: record(store_ok.then_some(id.as_str()), "kyc", &report, &revocation),
+        user_id: user_id.as_deref(),
+        registered,
+        basic_info: &report.basic_info,
+    }))
+}
+
+/// The KYC answer: the record (its id `null` when nothing was written), the user, whether the
+/// certificate was registered, and the 4 info (which is not kept).
+#[derive(Debug, Serialize)]
+struct KycAnswer<'a> {
+    #[serde(flatten)]
+    record: Record<'a>,
+    user_id: Option<&'a str>,
+    registered: bool,
+    basic_info: &'a Option<jpki::BasicInfoView>,
 }
 
 /// Counts a verdict and, when the index was consulted, a metered revocation check.
