@@ -90,14 +90,15 @@ pub fn start(gw: Shared, listener: TcpListener) -> std::io::Result<(SocketAddr, 
     let tls = gw.config.server.tls.clone();
     let data = web::Data::new(gw);
     let server = HttpServer::new(move || {
-        let metrics = data.metrics.clone();
+        // One reference-counted handle per request, not a clone of every metric family.
+        let metrics = std::sync::Arc::new(data.metrics.clone());
         App::new()
             .app_data(data.clone())
             .wrap_fn(move |req, srv| {
                 use actix_web::dev::Service;
                 let started = Instant::now();
-                let method = req.method().as_str().to_owned();
-                let m = metrics.clone();
+                let method = req.method().clone();
+                let m = std::sync::Arc::clone(&metrics);
                 srv.call(req)
                     .map(move |res: Result<ServiceResponse, actix_web::Error>| {
                         if let Ok(r) = &res {
