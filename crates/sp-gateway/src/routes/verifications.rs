@@ -251,8 +251,8 @@ pub async fn create(
         .ids
         .seal(&sp.id, to_register.as_ref().map(|(c, _)| c))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let rec_text = serde_json::to_string(&record(Some(&id), "kyc", &report, &revocation))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut rec = record(Some(&id), "kyc", &report, &revocation);
+    let rec_text = serde_json::to_string(&rec).map_err(|e| ApiError::Internal(e.to_string()))?;
     let fingerprint = report
         .certificate
         .as_ref()
@@ -316,8 +316,10 @@ pub async fn create(
             "cms": decoded.cms.is_some(),
         }),
     );
+    // The answer's id is null when nothing was written.
+    rec.id = store_ok.then_some(id.as_str());
     Ok(HttpResponse::Ok().json(KycAnswer {
-        record: record(store_ok.then_some(id.as_str()), "kyc", &report, &revocation),
+        record: rec,
         user_id: user_id.as_deref(),
         registered,
         basic_info: &report.basic_info,
