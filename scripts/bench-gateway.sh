@@ -10,6 +10,8 @@
 # Environment: DURATION (seconds per wrk run, default 10), CONNS (default 32), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-gateway-lib.sh
+source scripts/bench-gateway-lib.sh
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -26,21 +28,8 @@ work=$(mktemp -d)
 exec 3> >("$CARGO_TARGET_DIR/release/examples/bench_gateway" "$work" >/dev/null)
 cleanup() { exec 3>&-; sleep 1; rm -rf "$work"; }
 trap cleanup EXIT
-for _ in $(seq 1 600); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-[ -s "$work/ready.json" ] || { echo "bench-gateway: the gateway did not start" >&2; exit 1; }
-base=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["base"])' "$work/ready.json")
-key=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["key"])' "$work/ready.json")
+wait_ready "$work" || { echo "bench-gateway: the gateway did not start" >&2; exit 1; }
 
-post_lua() { # $1 body file, $2 lua file
-  python3 - "$1" "$key" > "$2" <<'EOF'
-import json, sys
-body = open(sys.argv[1]).read()
-print('wrk.method = "POST"')
-print('wrk.body = ' + json.dumps(body))
-print('wrk.headers["Content-Type"] = "application/json"')
-print('wrk.headers["Authorization"] = "Bearer ' + sys.argv[2] + '"')
-EOF
-}
 # wrk --latency output -> "rps p99_ms"
 parse_wrk() {
   python3 -c '
@@ -114,7 +103,6 @@ ossl=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {pri
 # Where the machine's CPU goes during the KYC run, per request: the gateway, redis-server (with
 # its AOF-rewrite children) and wrk, from /proc (user + system time). The two cores are shared by
 # all three, so this is the budget the 40% target has to fit in.
-ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 gw_pid=$(pgrep -f "examples/bench_gateway $work" | head -1)
 redis_pid=$(pgrep -P "$gw_pid" redis-server | head -1)
 gw_t0=$(ticks "$gw_pid"); redis_t0=$(ticks "$redis_pid")

@@ -11,6 +11,8 @@
 # Needs wrk, redis-server and python3. Loopback only; every run is bounded by DURATION.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-gateway-lib.sh
+source scripts/bench-gateway-lib.sh
 [ $# -ge 1 ] || { sed -n 2,10p "$0" >&2; exit 2; }
 A=$1
 B=${2:-}
@@ -18,24 +20,14 @@ PAIRS=${3:-3}
 CONNS=${CONNS:-32}
 DURATION=${DURATION:-8}
 
-ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 idle() { awk '/^cpu /{print $5 + $6}' /proc/stat; }
 
 one() { # $1 binary
-  local work pid rpid base key g0 r0 i0 g1 r1 i1 out
+  local work pid rpid g0 r0 i0 g1 r1 i1 out
   work=$(mktemp -d)
   exec 3> >("$1" "$work" >/dev/null 2>"$work/gw.err")
-  for _ in $(seq 1 600); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-  [ -s "$work/ready.json" ] || { echo "kyc-ab: $1 did not start" >&2; exec 3>&-; return 1; }
-  base=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["base"])' "$work/ready.json")
-  key=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["key"])' "$work/ready.json")
-  python3 - "$work/kyc.json" "$key" > "$work/kyc.lua" <<'EOF'
-import json, sys
-print('wrk.method = "POST"')
-print('wrk.body = ' + json.dumps(open(sys.argv[1]).read()))
-print('wrk.headers["Content-Type"] = "application/json"')
-print('wrk.headers["Authorization"] = "Bearer ' + sys.argv[2] + '"')
-EOF
+  wait_ready "$work" || { echo "kyc-ab: $1 did not start" >&2; exec 3>&-; return 1; }
+  post_lua "$work/kyc.json" "$work/kyc.lua"
   pid=$(pgrep -f "$1 $work" | head -1)
   rpid=$(pgrep -P "$pid" redis-server | head -1)
   wrk -t1 -c16 -d2s -s "$work/kyc.lua" "$base/v1/verifications" >/dev/null
@@ -62,5 +54,5 @@ EOF
 
 for _ in $(seq 1 "$PAIRS"); do
   one "$A"
-  [ -n "$B" ] && one "$B"
+  if [ -n "$B" ]; then one "$B"; fi
 done
