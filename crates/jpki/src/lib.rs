@@ -8,7 +8,9 @@
 //!   (代替文字使用位置), parsed from a signing certificate's subjectAltName;
 //! - [`oid`]: the JPKI object identifiers;
 //! - [`Reason`]: CRL revocation reasons with the meaning J-LIS gives them;
-//! - [`ocsp`]: RFC 6960 OCSP request and response types, without cryptography.
+//! - [`ocsp`]: RFC 6960 OCSP request and response types, without cryptography;
+//! - [`status`]: the revocation status of a certificate ([`CertStatus`]) with the freshness it
+//!   rests on, which every server answers with.
 //!
 //! It is not a certificate verifier (see the `verifier` crate) and does no cryptography.
 #![forbid(unsafe_code)]
@@ -22,6 +24,7 @@ pub mod ocsp;
 pub mod oid;
 mod reason;
 mod serial;
+pub mod status;
 
 pub use basic_info::{
     ADDRESS_MAX_CHARS, BasicInfo, BasicInfoView, MAX_INPUT_LEN, NAME_MAX_CHARS, OtherBasicInfoItem,
@@ -32,3 +35,4 @@ pub use error::{BasicInfoError, SerialError};
 pub use kind::{Carrier, CertKind, Hierarchy, PolicyClass, classify_policy};
 pub use reason::Reason;
 pub use serial::Serial;
+pub use status::{Basis, CertStatus, CheckMethod, Freshness, UnknownReason};

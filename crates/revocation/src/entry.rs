@@ -54,8 +54,9 @@ pub struct PartitionMeta {
 }
 
 impl PartitionMeta {
-    /// Whether this partition's CRL may still be used at `now` (unix seconds): `now` is before
-    /// nextUpdate plus `grace` seconds. Past that, callers fail closed (answer "unknown").
+    /// Whether this partition is not stale at `now` (unix seconds): `now` is before nextUpdate
+    /// plus `grace` seconds. For staleness metrics and alerts only: answers go through
+    /// [`crate::answer`], which also requires `thisUpdate ≤ now`.
     pub fn is_fresh(&self, now: i64, grace: i64) -> bool {
         now < self.next_update.saturating_add(grace.max(0))
     }

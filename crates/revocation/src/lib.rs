@@ -1,7 +1,8 @@
 //! The revocation index: which certificates of a CA key are revoked, answered from a snapshot of
 //! the CRLs that key signed.
 //!
-//! For: [`IndexBuilder`] (streaming build from CRL entries in CRL order), the versioned snapshot
+//! For: the one rule that answers good / revoked / unknown ([`status`], [`SnapshotSet::status`],
+//! see [`answer`]), [`IndexBuilder`] (streaming build from CRL entries in CRL order), the versioned snapshot
 //! file that servers map read-only ([`Snapshot`]), lookups ([`Snapshot::lookup`],
 //! [`Snapshot::lookup_batch`]), the set of the newest snapshot per CA key ([`SnapshotSet`]), the
 //! holder that swaps sets atomically ([`SnapshotHolder`]) and the difference between two snapshots
@@ -102,6 +103,7 @@
 //! pages ([`SnapshotHolder::with_private_copies`]) and keep a [`HolderReader`] per thread.
 #![warn(missing_docs)]
 
+pub mod answer;
 mod builder;
 mod delta;
 mod entry;
@@ -113,6 +115,7 @@ mod mmap;
 mod snapshot;
 mod store;
 
+pub use answer::{Policy, freshness_of, status};
 pub use builder::{IndexBuilder, PendingSnapshot};
 pub use delta::{Change, Changes, Delta, changes, delta, delta_from_empty};
 pub use entry::{Entry, MAX_CRL_NUMBER_OCTETS, MAX_PARTITION_ID_BYTES, NO_REASON, PartitionMeta, Revoked};

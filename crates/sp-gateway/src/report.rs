@@ -4,10 +4,10 @@
 use jpki::{Carrier, CertKind, Hierarchy, Serial};
 use serde::Serialize;
 use serde_json::{Value, json};
-use verifier::{CmsFacts, ReasonCode, Report, RevocationFacts, Verdict};
+use verifier::{CmsFacts, ReasonCode, Report, Verdict};
 
 use crate::ids::{CertRef, KeyTags};
-use crate::index::{IndexSource, rfc3339};
+use crate::index::RevocationView;
 
 /// The `certificate` object: facts only, no subject (the subject of a signing certificate names
 /// the holder's municipality).
@@ -39,38 +39,21 @@ impl<'a> CertificateView<'a> {
     }
 }
 
-/// The `revocation` object: from the index lookup when the verifier made one, `not_checked`
-/// when it stopped earlier (the signature or the chain already failed).
-pub fn revocation_view(report: &Report, src: &IndexSource<'_>) -> Value {
-    if !src.was_consulted() {
-        return json!({"status": "not_checked", "check_method": Value::Null, "source_updated_at": Value::Null});
-    }
-    let f = src.freshness();
-    let updated = f.map(|f| rfc3339(f.this_update));
-    let next = f.map(|f| rfc3339(f.next_update));
-    match &report.revocation {
-        RevocationFacts::Good { .. } => json!({
-            "status": "good", "check_method": "crl",
-            "source_updated_at": updated, "source_next_update": next,
-        }),
-        RevocationFacts::Revoked {
-            revoked_at, reason, ..
-        } => json!({
-            "status": "revoked", "check_method": "crl",
-            "source_updated_at": updated, "source_next_update": next,
-            "revoked_at": revoked_at, "reason": reason,
-        }),
-        _ => json!({
-            "status": "unknown", "check_method": "crl",
-            "source_updated_at": updated, "source_next_update": next,
-            "reason_code": "TRY_LATER",
-        }),
+/// The `revocation` object: the status the verifier's revocation check got from the index
+/// ([`verifier::Report::revocation_status`]), `not_checked` when it stopped earlier (the
+/// signature or the chain already failed).
+pub fn revocation_view(report: &Report) -> Value {
+    match &report.revocation_status {
+        None => {
+            json!({"status": "not_checked", "check_method": Value::Null, "source_updated_at": Value::Null})
+        }
+        Some(status) => serde_json::to_value(RevocationView::of(status)).unwrap_or(Value::Null),
     }
 }
 
 /// The certificate to register: only for a valid verdict on a certificate that chained to a
 /// configured root. Its partition is not known here (`None`): the caller, which has the
-/// certificate, sets it with [`crate::index::own_partition`].
+/// certificate, sets it with [`crate::index::record_partition`].
 pub fn cert_ref(report: &Report, tags: &KeyTags) -> Option<(CertRef, CertKind)> {
     if !report.is_valid() {
         return None;

@@ -214,23 +214,24 @@ async fn certificates_name_their_crl_partition() {
         .map(|snap| snap.issuer_key_id().to_vec())
         .expect("a snapshot has the partition");
     let serial = Serial::from_hex(v["certificate"]["serial"].as_str().unwrap()).unwrap();
-    let status = sp_gateway::index::status_in_partition(
+    let status = sp_gateway::index::status(
         Some(&set),
         &key_id,
         &serial,
         now().unix_timestamp(),
         0,
-        &[id.as_str()],
+        std::slice::from_ref(&id),
+        &Default::default(),
     );
     let part = set.get(&key_id).unwrap().partitions()
         [usize::from(set.get(&key_id).unwrap().partition_index(&id).unwrap())]
     .clone();
+    let jpki::CertStatus::Good(f) = status else {
+        panic!("{status:?}")
+    };
     assert_eq!(
-        status,
-        sp_gateway::index::Status::Good(sp_gateway::index::Freshness {
-            this_update: part.this_update,
-            next_update: part.next_update
-        })
+        (f.this_update, f.next_update),
+        (part.this_update, part.next_update)
     );
     gw.stop().await;
 }
@@ -265,6 +266,9 @@ struct OnePartitionStale {
     gw: Gw,
     /// The holder in the fresh partition.
     holder: Holder,
+    /// The holders in the stale partition: not revoked, and revoked.
+    stale_holder: Holder,
+    revoked_holder: Holder,
     fresh: Registered,
     stale: Registered,
     revoked: Registered,
@@ -392,6 +396,8 @@ async fn one_partition_stale() -> OnePartitionStale {
     OnePartitionStale {
         gw,
         holder: fresh,
+        stale_holder: stale,
+        revoked_holder: revoked,
         fresh: fresh_r,
         stale: stale_r,
         revoked: revoked_r,
@@ -399,6 +405,84 @@ async fn one_partition_stale() -> OnePartitionStale {
         fresh_at: fresh_at.unix_timestamp(),
         stale_at: stale_at.unix_timestamp(),
     }
+}
+
+/// The verifier library, answering revocation through the platform's rule over the same snapshot
+/// set (as `jpki-verify --crl-snapshot` does), and the gateway agree for the same certificate,
+/// instant and grace: good from the certificate's own fresh partition, unknown from its stale
+/// one, revoked from the CRL that lists it; and for other graces the gateway's lookup agrees too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verifier_and_the_gateway_give_the_same_answer() {
+    let e = one_partition_stale().await;
+    let gw = &e.gw;
+    let set = gw.gw.index.load().unwrap();
+    let map = &gw.gw.config.index.crl_dp_partitions;
+    let data = b"agreement";
+    let mut labels = Vec::new();
+    for h in [&e.holder, &e.stale_holder, &e.revoked_holder] {
+        let sig = sim().sign(h, data);
+        let (st, v) = gw.kyc(KEY_A, h, data).await;
+        assert_eq!(st, 200, "{v}");
+        let at = now().unix_timestamp();
+        let ours = |grace: i64| {
+            let src = |key: &[u8], serial: &Serial, points: &[String], at: i64| {
+                let named: Vec<&str> = points.iter().map(|p| map.get(p).unwrap_or(p).as_str()).collect();
+                set.status(key, serial, at, &named, revocation::Policy::with_grace(grace))
+            };
+            let req = verifier::SignatureRequest {
+                cert_der: &h.sign_der,
+                kind: Some(jpki::CertKind::Signing),
+                payload: verifier::Payload::Data {
+                    bytes: data,
+                    hash: None,
+                },
+                signature: &sig,
+                scheme: verifier::Scheme::Auto,
+                at_unix: at,
+            };
+            gw.gw.verifier.verify_signature(&req, &src)
+        };
+        let report = ours(gw.gw.index.grace());
+        let status = report.revocation_status.clone().unwrap();
+        let f = status.freshness().unwrap();
+        let rev = &v["revocation"];
+        assert_eq!(rev["status"], status.label(), "{v}");
+        assert_eq!(
+            rev["source_updated_at"],
+            sp_gateway::index::rfc3339(f.this_update),
+            "{v}"
+        );
+        assert_eq!(
+            rev["source_next_update"],
+            sp_gateway::index::rfc3339(f.next_update),
+            "{v}"
+        );
+        assert_eq!(rev["source_basis"], f.basis.as_str(), "{v}");
+        assert_eq!(v["verdict"], serde_json::to_value(report.verdict).unwrap(), "{v}");
+        labels.push(status.label());
+        // Other graces: the gateway's lookup and the verifier's agree as well.
+        for grace in [0, 3 * 3600, -5] {
+            let report = ours(grace);
+            let serial = Serial::from_hex(&report.certificate.as_ref().unwrap().serial).unwrap();
+            let points = sp_gateway::index::partition_candidates(&h.sign_der, &Default::default());
+            // The CA key: the one whose snapshot has the partition that answered.
+            let answered = &report
+                .revocation_status
+                .as_ref()
+                .unwrap()
+                .freshness()
+                .unwrap()
+                .partition;
+            let snap = set
+                .snapshots()
+                .find(|snap| snap.partition_index(answered).is_some());
+            let key = snap.unwrap().issuer_key_id().to_vec();
+            let gateway = sp_gateway::index::status(Some(&set), &key, &serial, at, grace, &points, map);
+            assert_eq!(report.revocation_status.as_ref(), Some(&gateway), "grace {grace}");
+        }
+    }
+    assert_eq!(labels, ["good", "unknown", "revoked"]);
+    gw.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

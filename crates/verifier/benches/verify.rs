@@ -11,64 +11,56 @@
     clippy::panic
 )]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::Pretty;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jlis_sim::Simulator;
 use jlis_sim::issue::IssueRequest;
 use jlis_sim::sign::{SignInput, SignRequest};
 use jpki::{CertKind, Serial};
 use openssl::x509::X509;
-use revocation::{IndexBuilder, PartitionMeta, Snapshot};
+use revocation::{IndexBuilder, PartitionMeta, Policy, SnapshotSet};
 use time::macros::datetime;
 use verifier::{
-    Limits, Payload, RevocationSource, RevocationStatus, Scheme, SignatureRequest, TrustStore, Verifier,
+    CertStatus, Limits, Payload, RevocationSource, Scheme, SignatureRequest, TrustStore, Verifier,
 };
 
-/// A revocation source over one in-memory snapshot per CA key.
-struct Index(Vec<Snapshot>);
+/// The CRL snapshots of every CA key, answered through the platform's rule.
+struct Index(SnapshotSet);
 
 impl RevocationSource for Index {
-    fn status(&self, key_id: &[u8], serial: &Serial, _: i64) -> RevocationStatus {
-        let Some(s) = self.0.iter().find(|s| s.issuer_key_id() == key_id) else {
-            return RevocationStatus::Unknown {
-                why: "no snapshot".into(),
-            };
-        };
-        match s.lookup(serial) {
-            Some(r) => RevocationStatus::Revoked {
-                revoked_at: r.revoked_at,
-                reason: r.reason,
-            },
-            None => RevocationStatus::Good {
-                source_updated_at: 0,
-                check_method: "crl".into(),
-            },
-        }
+    fn status(&self, key_id: &[u8], serial: &Serial, points: &[String], at: i64) -> CertStatus {
+        self.0.status(key_id, serial, at, points, Policy::default())
     }
 }
 
 fn index(key_ids: &[Vec<u8>]) -> Index {
     Index(
-        key_ids
-            .iter()
-            .map(|k| {
-                let mut b = IndexBuilder::new(k).unwrap();
-                let p = b
-                    .add_partition(PartitionMeta {
-                        id: "all".into(),
-                        crl_number: vec![1],
-                        this_update: 0,
-                        next_update: i64::from(u32::MAX),
-                        source_sha256: [0; 32],
-                        entries: 0,
-                    })
-                    .unwrap();
-                for i in 0..100_000u64 {
-                    b.push(&(0x7000_0000 + i * 3).to_be_bytes(), 1000, Some(1), p)
+        SnapshotSet::new(
+            key_ids
+                .iter()
+                .map(|k| {
+                    let mut b = IndexBuilder::new(k).unwrap();
+                    let p = b
+                        .add_partition(PartitionMeta {
+                            id: "all".into(),
+                            crl_number: vec![1],
+                            this_update: 0,
+                            next_update: i64::from(u32::MAX),
+                            source_sha256: [0; 32],
+                            entries: 0,
+                        })
                         .unwrap();
-                }
-                b.finish().unwrap()
-            })
-            .collect(),
+                    for i in 0..100_000u64 {
+                        b.push(&(0x7000_0000 + i * 3).to_be_bytes(), 1000, Some(1), p)
+                            .unwrap();
+                    }
+                    b.finish().unwrap()
+                })
+                .collect(),
+        )
+        .unwrap(),
     )
 }
 

@@ -1,5 +1,5 @@
 //! Full verification rate (warm chain cache, 4-info parse, revocation lookup in a memory-mapped
-//! snapshot of 1,000,000 revoked serials per CA key through `SnapshotSource`) against
+//! snapshot of 1,000,000 revoked serials per CA key through the platform's answer rule) against
 //! `openssl speed -seconds 3 rsa2048 ecdsap384` verify/s, single-threaded, for RSA-2048 and ECDSA
 //! P-384 (the ECDSA rate is also compared with OpenSSL's own P-384 verify rate).
 //!
@@ -19,9 +19,9 @@ use jlis_sim::issue::IssueRequest;
 use jlis_sim::sign::{SignInput, SignRequest};
 use jpki::CertKind;
 use openssl::x509::X509;
-use revocation::{IndexBuilder, PartitionMeta};
+use revocation::{IndexBuilder, PartitionMeta, Policy, SnapshotSet};
 use time::macros::datetime;
-use verifier::{Limits, Payload, Scheme, SignatureRequest, SnapshotSource, TrustStore, Verifier};
+use verifier::{Limits, Payload, RevocationSource, Scheme, SignatureRequest, TrustStore, Verifier};
 
 /// verify/s for RSA-2048 and ECDSA P-384 from one `openssl speed` run.
 fn openssl_verify_per_s() -> (f64, f64) {
@@ -50,7 +50,7 @@ fn openssl_verify_per_s() -> (f64, f64) {
 
 /// One snapshot per CA key, 1 M revoked serials each (not the measured certificates), as
 /// `crl-sync` writes them.
-fn snapshot_dir(dir: &std::path::Path, sim_dir: &std::path::Path, at: i64) -> SnapshotSource {
+fn snapshot_dir(dir: &std::path::Path, sim_dir: &std::path::Path, at: i64) -> SnapshotSet {
     std::fs::create_dir_all(dir).unwrap();
     for ca in ["sign-2019", "sign-2023", "sign-2026"] {
         let pem = std::fs::read(sim_dir.join("ca").join(ca).join("root.pem")).unwrap();
@@ -73,12 +73,10 @@ fn snapshot_dir(dir: &std::path::Path, sim_dir: &std::path::Path, at: i64) -> Sn
         }
         b.write_atomically(dir, 1).unwrap();
     }
-    let src = SnapshotSource::open(dir);
-    assert!(src.error().is_none());
-    src
+    SnapshotSet::open_dir(dir).unwrap()
 }
 
-fn measure(v: &Verifier, src: &SnapshotSource, cert: &[u8], sig: &[u8], data: &[u8], at: i64) -> f64 {
+fn measure(v: &Verifier, src: &dyn RevocationSource, cert: &[u8], sig: &[u8], data: &[u8], at: i64) -> f64 {
     let req = SignatureRequest {
         cert_der: cert,
         kind: Some(CertKind::Signing),
@@ -121,7 +119,10 @@ fn main() {
             .unwrap();
     }
     let v = Verifier::new(store, Limits::default());
-    let src = snapshot_dir(&tmp.path().join("snap"), &dir, at);
+    let set = snapshot_dir(&tmp.path().join("snap"), &dir, at);
+    let src = |key: &[u8], serial: &jpki::Serial, points: &[String], at: i64| {
+        set.status(key, serial, at, points, Policy::default())
+    };
     let data = b"application form #42".to_vec();
     let mut rates = Vec::new();
     for generation in ["2023", "2026"] {

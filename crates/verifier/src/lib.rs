@@ -18,7 +18,6 @@
 
 mod cert_checks;
 mod chain;
-pub mod cli;
 pub mod cms;
 pub mod crl_points;
 pub mod error;
@@ -26,7 +25,6 @@ pub mod limits;
 pub mod report;
 pub mod revocation;
 pub mod signature;
-pub mod snapshot_source;
 pub mod trust;
 
 use jpki::CertKind;
@@ -35,11 +33,11 @@ pub use cert_checks::sha256;
 pub use chain::CHAIN_CACHE_CAPACITY;
 pub use crl_points::crl_distribution_points;
 pub use error::{Failure, TrustError};
+pub use jpki::CertStatus;
 pub use limits::Limits;
 pub use report::{CertificateFacts, CmsFacts, ReasonCode, Report, RevocationFacts, Verdict};
-pub use revocation::{NotChecked, RevocationSource, RevocationStatus, StaticSource};
+pub use revocation::{NotChecked, RevocationSource, StaticSource};
 pub use signature::{HashAlg, Payload, Scheme};
-pub use snapshot_source::SnapshotSource;
 pub use trust::{Root, TrustStore};
 
 use cert_checks::check_validity;
@@ -279,42 +277,51 @@ impl Verifier {
             Err(f) => return Report::failed(f, facts(), stopped(), at),
         };
         let facts = cert.facts.clone();
-        let (revocation, failure) =
-            match rev.status_at_points(root.key_id(), &cert.serial, &cert.crl_points, at) {
-                RevocationStatus::Good {
-                    source_updated_at,
-                    check_method,
-                } => (
-                    RevocationFacts::Good {
-                        source_updated_at: report::rfc3339(source_updated_at),
-                        check_method,
-                    },
-                    None,
-                ),
-                RevocationStatus::Revoked { revoked_at, reason } => (
-                    RevocationFacts::revoked(revoked_at, reason),
-                    Some(Failure::new(
-                        ReasonCode::Revoked,
-                        format!("the certificate was revoked at {}", report::rfc3339(revoked_at)),
-                    )),
-                ),
-                RevocationStatus::Unknown { why } => (
+        let status = if rev.skips_check() {
+            None
+        } else {
+            Some(rev.status(root.key_id(), &cert.serial, &cert.crl_points, at))
+        };
+        let (revocation, failure) = match &status {
+            None => (
+                RevocationFacts::NotChecked {
+                    why: "revocation check skipped by the operator".to_owned(),
+                },
+                None,
+            ),
+            Some(CertStatus::Good(f)) => (
+                RevocationFacts::Good {
+                    source_updated_at: report::rfc3339(f.this_update),
+                    check_method: f.method.as_str().to_owned(),
+                },
+                None,
+            ),
+            Some(CertStatus::Revoked {
+                revoked_at, reason, ..
+            }) => (
+                RevocationFacts::revoked(*revoked_at, *reason),
+                Some(Failure::new(
+                    ReasonCode::Revoked,
+                    format!("the certificate was revoked at {}", report::rfc3339(*revoked_at)),
+                )),
+            ),
+            Some(CertStatus::Unknown { reason, freshness }) => {
+                let why = report::unknown_why(reason, freshness.as_ref(), at);
+                (
                     RevocationFacts::Unknown { why: why.clone() },
                     Some(Failure::new(
                         ReasonCode::TryLater,
                         format!("revocation status unknown: {why}"),
                     )),
-                ),
-                RevocationStatus::NotChecked => (
-                    RevocationFacts::NotChecked {
-                        why: "revocation check skipped by the operator".to_owned(),
-                    },
-                    None,
-                ),
-            };
+                )
+            }
+        };
         // The 4 info is personal data: it leaves only with a valid verdict.
         match failure {
-            Some(f) => Report::failed(f, Some(facts), revocation, at),
+            Some(f) => Report {
+                revocation_status: status,
+                ..Report::failed(f, Some(facts), revocation, at)
+            },
             None => Report {
                 verdict: Verdict::Valid,
                 reason: None,
@@ -322,6 +329,7 @@ impl Verifier {
                 certificate: Some(facts),
                 basic_info,
                 revocation,
+                revocation_status: status,
                 cms: None,
                 verified_at: report::rfc3339(at),
             },

@@ -201,6 +201,11 @@ pub struct Report {
     pub basic_info: Option<BasicInfoView>,
     /// Revocation.
     pub revocation: RevocationFacts,
+    /// The status the revocation source answered, with the freshness it rests on (not part of
+    /// the JSON report: servers build their own view of it). `None` when the verification
+    /// stopped before the revocation check or the check was skipped.
+    #[serde(skip)]
+    pub revocation_status: Option<jpki::CertStatus>,
     /// CMS facts, for CMS SignedData input.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cms: Option<CmsFacts>,
@@ -245,14 +250,29 @@ impl Report {
             certificate,
             basic_info: None,
             revocation,
+            revocation_status: None,
             cms: None,
             verified_at: rfc3339(at_unix),
         }
     }
+}
 
-    /// Pretty JSON.
-    pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+/// Why a status is unknown, for humans: the reason and, when there is one, the CRL that could
+/// not vouch for the instant.
+pub fn unknown_why(
+    reason: &jpki::UnknownReason,
+    freshness: Option<&jpki::Freshness>,
+    at_unix: i64,
+) -> String {
+    match freshness {
+        Some(f) => format!(
+            "{reason}: CRL partition {} (thisUpdate {}, nextUpdate {}) does not cover {}",
+            f.partition,
+            rfc3339(f.this_update),
+            rfc3339(f.next_update),
+            rfc3339(at_unix)
+        ),
+        None => reason.to_string(),
     }
 }
 

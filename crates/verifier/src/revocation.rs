@@ -1,55 +1,47 @@
-//! Revocation comes in through [`RevocationSource`]. The verifier never turns
-//! [`RevocationStatus::Unknown`] into "valid": it yields `indeterminate` / `TRY_LATER`.
+//! Revocation comes in through [`RevocationSource`], which answers with the platform's one
+//! status vocabulary ([`jpki::CertStatus`], freshness included). The verifier never turns
+//! [`CertStatus::Unknown`] into "valid": it yields `indeterminate` / `TRY_LATER`.
 
 use std::collections::HashMap;
 
-use jpki::{Reason, Serial};
+use jpki::{Basis, CertStatus, CheckMethod, Freshness, Reason, Serial};
 
-/// The status of one certificate at one instant, as a source knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RevocationStatus {
-    /// Not revoked according to a source that was current.
-    Good {
-        /// When the source's data was produced (CRL thisUpdate, OCSP producedAt), Unix seconds.
-        source_updated_at: i64,
-        /// How it was checked, e.g. `crl` or `ocsp` (recorded: OCSP checks may be billed).
-        check_method: String,
-    },
-    /// Revoked.
-    Revoked {
-        /// Revocation time, Unix seconds.
-        revoked_at: i64,
-        /// CRL reason, if given.
-        reason: Option<Reason>,
-    },
-    /// The source cannot tell (stale CRL, unknown issuer, lookup failure).
-    Unknown {
-        /// Why.
-        why: String,
-    },
-    /// The check was deliberately skipped ([`NotChecked`], operator CLI only).
-    NotChecked,
-}
-
-/// Where revocation status comes from: a CRL snapshot, OCSP, a test stub.
+/// Where revocation status comes from: the CRL snapshots, OCSP, a test list.
 pub trait RevocationSource {
     /// The status of `serial` issued under the CA key `issuer_key_id` (its subjectKeyIdentifier)
-    /// at `at_unix`.
-    fn status(&self, issuer_key_id: &[u8], serial: &Serial, at_unix: i64) -> RevocationStatus;
-
-    /// The same, told the names in the certificate's cRLDistributionPoints
-    /// ([`crate::crl_points`]), so a source kept per CRL partition can answer a good
-    /// certificate with the dates of its own partition. The verifier calls this one; the
-    /// default ignores the names.
-    fn status_at_points(
+    /// at `at_unix`. `crl_points` are the names in the certificate's cRLDistributionPoints
+    /// ([`crate::crl_points`]), so a source kept per CRL partition can answer from the
+    /// certificate's own partition.
+    fn status(
         &self,
         issuer_key_id: &[u8],
         serial: &Serial,
         crl_points: &[String],
         at_unix: i64,
-    ) -> RevocationStatus {
-        let _ = crl_points;
-        self.status(issuer_key_id, serial, at_unix)
+    ) -> CertStatus;
+
+    /// Whether this source deliberately checks nothing ([`NotChecked`]): the report then says
+    /// `not_checked` instead of asking [`RevocationSource::status`].
+    fn skips_check(&self) -> bool {
+        false
+    }
+}
+
+/// Any function of (issuer key id, serial, cRLDistributionPoints names, instant) is a source:
+/// a server wraps its answer rule in a closure, e.g.
+/// `|key: &[u8], serial: &Serial, points: &[String], at: i64| set.status(key, serial, at, points, policy)`.
+impl<F> RevocationSource for F
+where
+    F: Fn(&[u8], &Serial, &[String], i64) -> CertStatus,
+{
+    fn status(
+        &self,
+        issuer_key_id: &[u8],
+        serial: &Serial,
+        crl_points: &[String],
+        at_unix: i64,
+    ) -> CertStatus {
+        self(issuer_key_id, serial, crl_points, at_unix)
     }
 }
 
@@ -59,13 +51,20 @@ pub trait RevocationSource {
 pub struct NotChecked;
 
 impl RevocationSource for NotChecked {
-    fn status(&self, _: &[u8], _: &Serial, _: i64) -> RevocationStatus {
-        RevocationStatus::NotChecked
+    fn status(&self, _: &[u8], _: &Serial, _: &[String], _: i64) -> CertStatus {
+        // Only reached if a caller ignores `skips_check`: fail closed.
+        CertStatus::unknown(jpki::UnknownReason::Unavailable(
+            "the revocation check was skipped".to_owned(),
+        ))
+    }
+
+    fn skips_check(&self) -> bool {
+        true
     }
 }
 
 /// An in-memory source: a fixed set of revoked certificates, everything else good as of
-/// `updated_at`. For tests, benchmarks and small deployments.
+/// `updated_at`. For tests and benchmarks.
 #[derive(Clone, Debug, Default)]
 pub struct StaticSource {
     revoked: HashMap<(Vec<u8>, Serial), (i64, Option<Reason>)>,
@@ -86,17 +85,27 @@ impl StaticSource {
         self.revoked
             .insert((issuer_key_id.to_vec(), serial), (revoked_at, reason));
     }
+
+    fn freshness(&self, basis: Basis) -> Freshness {
+        Freshness {
+            method: CheckMethod::Static,
+            partition: "static".to_owned(),
+            this_update: self.updated_at,
+            next_update: i64::MAX,
+            basis,
+        }
+    }
 }
 
 impl RevocationSource for StaticSource {
-    fn status(&self, issuer_key_id: &[u8], serial: &Serial, at_unix: i64) -> RevocationStatus {
-        let _ = at_unix;
+    fn status(&self, issuer_key_id: &[u8], serial: &Serial, _: &[String], _: i64) -> CertStatus {
         match self.revoked.get(&(issuer_key_id.to_vec(), *serial)) {
-            Some(&(revoked_at, reason)) => RevocationStatus::Revoked { revoked_at, reason },
-            None => RevocationStatus::Good {
-                source_updated_at: self.updated_at,
-                check_method: "static".to_owned(),
+            Some(&(revoked_at, reason)) => CertStatus::Revoked {
+                revoked_at,
+                reason,
+                freshness: self.freshness(Basis::ListingCrl),
             },
+            None => CertStatus::Good(self.freshness(Basis::OwnPartition)),
         }
     }
 }

@@ -11,6 +11,8 @@
 
 mod judge_pki;
 
+mod common;
+use common::Pretty;
 use jpki::CertKind;
 use judge_pki::*;
 use verifier::{HashAlg, Payload, ReasonCode, Scheme, SignatureRequest};

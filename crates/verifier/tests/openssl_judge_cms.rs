@@ -10,6 +10,8 @@
 
 mod judge_pki;
 
+mod common;
+use common::Pretty;
 use std::path::Path;
 
 use jpki::CertKind;

@@ -8,11 +8,11 @@
 
 mod common;
 
-use common::{AT, fixture};
+use common::{AT, Pretty, fixture};
 use jlis_sim::sign::{HashAlg as SimHash, SignInput};
 use jpki::{CertKind, Reason};
 use verifier::{
-    HashAlg, Limits, NotChecked, Payload, ReasonCode, Report, RevocationSource, RevocationStatus, Scheme,
+    CertStatus, HashAlg, Limits, NotChecked, Payload, ReasonCode, Report, RevocationSource, Scheme,
     SignatureRequest, StaticSource, TrustStore, Verdict, Verifier,
 };
 
@@ -353,10 +353,8 @@ fn sha1_and_malformed() {
 
 struct Unknown;
 impl RevocationSource for Unknown {
-    fn status(&self, _: &[u8], _: &jpki::Serial, _: i64) -> RevocationStatus {
-        RevocationStatus::Unknown {
-            why: "CRL past nextUpdate".into(),
-        }
+    fn status(&self, _: &[u8], _: &jpki::Serial, _: &[String], _: i64) -> CertStatus {
+        CertStatus::unknown(jpki::UnknownReason::Unavailable("CRL past nextUpdate".into()))
     }
 }
 
@@ -404,16 +402,15 @@ fn revocation() {
 struct PointRecorder(std::cell::RefCell<Vec<String>>);
 
 impl RevocationSource for PointRecorder {
-    fn status(&self, _: &[u8], _: &jpki::Serial, _: i64) -> RevocationStatus {
-        panic!("the verifier must call status_at_points")
-    }
-
-    fn status_at_points(&self, _: &[u8], _: &jpki::Serial, points: &[String], _: i64) -> RevocationStatus {
+    fn status(&self, _: &[u8], _: &jpki::Serial, points: &[String], _: i64) -> CertStatus {
         self.0.replace(points.to_vec());
-        RevocationStatus::Good {
-            source_updated_at: AT - 3600,
-            check_method: "crl".into(),
-        }
+        CertStatus::Good(jpki::Freshness {
+            method: jpki::CheckMethod::Crl,
+            partition: "p".into(),
+            this_update: AT - 3600,
+            next_update: AT + 3600,
+            basis: jpki::Basis::OwnPartition,
+        })
     }
 }
 

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{AT, Holder, fixture};
+use common::{AT, Holder, Pretty, fixture};
 use jlis_sim::sign::{CmsMode, SignInput, SignRequest};
 use jpki::CertKind;
 use verifier::{NotChecked, ReasonCode, StaticSource};

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::body::{b64, from_b64url, read_json, to_b64url};
 use crate::error::ApiError;
-use crate::index::{IndexSource, choose_partition, now_unix, rfc3339};
+use crate::index::{self, now_unix, rfc3339};
 use crate::registry::Purpose;
 use crate::report::{Record, cert_ref, record, revocation_view};
 use crate::routes::verifications::account;
@@ -78,13 +78,15 @@ pub async fn login(
     }
     let now = now_unix();
     let set = gw.index.load();
-    let src =
-        IndexSource::new(set.as_deref(), gw.index.grace()).with_point_map(&gw.config.index.crl_dp_partitions);
+    let (grace, map) = (gw.index.grace(), &gw.config.index.crl_dp_partitions);
+    let src = |key: &[u8], serial: &jpki::Serial, points: &[String], at: i64| {
+        index::status(set.as_deref(), key, serial, at, grace, points, map)
+    };
     let report = gw.verifier.verify_login(&cert, &nonce, &sig, now, &src);
-    let revocation = revocation_view(&report, &src);
+    let revocation = revocation_view(&report);
     // The certificate's own CRL partition, recorded in the id and in Redis for later status checks.
     let to_register = cert_ref(&report, &gw.tags).map(|(mut c, kind)| {
-        c.partition = choose_partition(set.as_deref(), gw.tags.key_id(&c.tag), &src.points());
+        c.partition = index::record_partition(report.revocation_status.as_ref(), &cert, map);
         (c, kind)
     });
     drop(set);

@@ -30,8 +30,8 @@ pub async fn readyz(gw: web::Data<Shared>) -> HttpResponse {
         "checks": {
             "index": {
                 "ok": index_ready,
-                "this_update": stalest.map(|f| rfc3339(f.this_update)),
-                "next_update": stalest.map(|f| rfc3339(f.next_update)),
+                "this_update": stalest.as_ref().map(|f| rfc3339(f.this_update)),
+                "next_update": stalest.as_ref().map(|f| rfc3339(f.next_update)),
             },
             "redis": { "ok": redis },
             "audit_log": { "ok": audit },

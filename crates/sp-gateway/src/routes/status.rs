@@ -12,15 +12,15 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use jpki::Serial;
-use revocation::SnapshotSet;
+use jpki::{CertStatus, Freshness, Serial};
+use revocation::{Policy, SnapshotSet};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::body::read_json;
 use crate::error::ApiError;
 use crate::ids::CertRef;
-use crate::index::{Freshness, Status, now_unix, rfc3339, status_in_partition};
+use crate::index::{RevocationView, now_unix, rfc3339};
 use crate::registry::Purpose;
 use crate::state::Shared;
 
@@ -61,6 +61,8 @@ struct Item<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     source_next_update: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    source_basis: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     revoked_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
@@ -79,16 +81,16 @@ struct Tally {
 
 /// The status of a registered certificate, from its own CRL partition when it is recorded (else
 /// the CA key's stalest); `None` when the CA key is no longer configured.
-fn lookup(gw: &Shared, set: Option<&SnapshotSet>, c: &CertRef, now: i64) -> Option<Status> {
+fn lookup(gw: &Shared, set: Option<&SnapshotSet>, c: &CertRef, now: i64) -> Option<CertStatus> {
     let key_id = gw.tags.key_id(&c.tag)?;
-    let partition = c.partition.as_deref();
-    Some(status_in_partition(
+    let policy = Policy::with_grace(gw.index.grace());
+    Some(revocation::status(
         set,
         key_id,
         &c.serial,
         now,
-        gw.index.grace(),
-        partition.as_slice(),
+        c.partition.as_slice(),
+        policy,
     ))
 }
 
@@ -128,7 +130,7 @@ async fn resolve(gw: &Shared, sp: &str, r: &StatusRequest) -> Result<Vec<Option<
 }
 
 /// A query, its text, and the registered certificate's serial and status.
-type Resolved<'a> = (Query, &'a str, Option<(Serial, Status)>);
+type Resolved<'a> = (Query, &'a str, Option<(Serial, CertStatus)>);
 
 #[derive(Serialize)]
 struct Answer<'a> {
@@ -164,12 +166,8 @@ fn answer(
     }
     // CRL times repeat: format each once.
     let mut times: HashMap<i64, String> = HashMap::new();
-    let fresh_of = |s: &Status| match s {
-        Status::Good(f) => Some(*f),
-        Status::Revoked { freshness, .. } | Status::Unknown { freshness, .. } => *freshness,
-    };
     for (_, _, st) in &statuses {
-        if let Some(f) = st.as_ref().and_then(|(_, s)| fresh_of(s)) {
+        if let Some(f) = st.as_ref().and_then(|(_, s)| s.freshness()) {
             times
                 .entry(f.this_update)
                 .or_insert_with(|| rfc3339(f.this_update));
@@ -179,8 +177,8 @@ fn answer(
         }
     }
     let mut tally = Tally::default();
-    let time = |f: Option<Freshness>, pick: fn(&Freshness) -> i64| {
-        f.and_then(|f| times.get(&pick(&f)).map(String::as_str))
+    let time = |f: Option<&Freshness>, pick: fn(&Freshness) -> i64| {
+        f.and_then(|f| times.get(&pick(f)).map(String::as_str))
     };
     let items: Vec<Item<'_>> = statuses
         .iter()
@@ -193,6 +191,7 @@ fn answer(
                 check_method: None,
                 source_updated_at: None,
                 source_next_update: None,
+                source_basis: None,
                 revoked_at: None,
                 reason: None,
                 reason_code: None,
@@ -201,22 +200,23 @@ fn answer(
                 tally.not_found += 1;
                 return item;
             };
-            let f = fresh_of(s);
+            let f = s.freshness();
             item.serial = Some(serial.to_hex());
             item.status = s.label();
             item.check_method = Some("crl");
             item.source_updated_at = time(f, |f| f.this_update);
             item.source_next_update = time(f, |f| f.next_update);
+            item.source_basis = f.map(|f| f.basis.as_str());
             match s {
-                Status::Good(_) => tally.good += 1,
-                Status::Revoked {
+                CertStatus::Good(_) => tally.good += 1,
+                CertStatus::Revoked {
                     revoked_at, reason, ..
                 } => {
                     tally.revoked += 1;
                     item.revoked_at = Some(rfc3339(*revoked_at));
                     item.reason = reason.map(jpki::Reason::rfc_name);
                 }
-                Status::Unknown { .. } => {
+                CertStatus::Unknown { .. } => {
                     tally.unknown += 1;
                     item.reason_code = Some("TRY_LATER");
                 }
@@ -306,9 +306,9 @@ pub async fn single(
         return Err(ApiError::NotFound);
     };
     let tally = Tally {
-        good: u64::from(matches!(s, Status::Good(_))),
-        revoked: u64::from(matches!(s, Status::Revoked { .. })),
-        unknown: u64::from(matches!(s, Status::Unknown { .. })),
+        good: u64::from(matches!(s, CertStatus::Good(_))),
+        revoked: u64::from(matches!(s, CertStatus::Revoked { .. })),
+        unknown: u64::from(matches!(s, CertStatus::Unknown { .. })),
         not_found: 0,
     };
     meter(&gw, &sp.id, &tally);
@@ -317,7 +317,8 @@ pub async fn single(
         Some(&sp.id),
         json!({"purpose": "liveness_check", "check_method": "crl", "items": 1, "id": id.as_str(), "result": tally}),
     );
-    let mut v = serde_json::to_value(s.view()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut v =
+        serde_json::to_value(RevocationView::of(&s)).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(o) = v.as_object_mut() {
         o.insert("id".into(), json!(id.as_str()));
         o.insert("serial".into(), json!(c.serial.to_hex()));

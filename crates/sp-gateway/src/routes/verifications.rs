@@ -10,14 +10,14 @@
 
 use actix_web::http::header::HeaderName;
 use actix_web::{HttpRequest, HttpResponse, web};
-use jpki::{BasicInfo, CertKind};
+use jpki::{BasicInfo, CertKind, Serial};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verifier::{HashAlg, Payload, Report, Scheme, SignatureRequest};
 
 use crate::body::{b64, b64_opt, read_json};
 use crate::error::ApiError;
-use crate::index::{IndexSource, choose_partition, now_unix};
+use crate::index::{self, now_unix};
 use crate::registry::Purpose;
 use crate::report::{Record, cert_ref, reason_label, record, revocation_view, verdict_label};
 use crate::state::Shared;
@@ -123,17 +123,18 @@ fn decode(r: &VerificationRequest) -> Result<Decoded, ApiError> {
     })
 }
 
-/// What [`judge`] found: the report, the revocation view, the signer certificate DER and the
-/// partition ids its lookup tried for it ([`IndexSource::points`]).
-type Judged = (Report, Value, Option<Vec<u8>>, Vec<String>);
+/// What [`judge`] found: the report, the revocation view and the signer certificate DER.
+type Judged = (Report, Value, Option<Vec<u8>>);
 
 /// Runs the verifier.
 fn judge(gw: &Shared, d: &Decoded, now: i64) -> Judged {
     let set = gw.index.load();
     // The verifier tells the source the signer's cRLDistributionPoints (CMS signers too); a
     // certificate naming none gets its CA key's stalest partition (fail closed).
-    let src =
-        IndexSource::new(set.as_deref(), gw.index.grace()).with_point_map(&gw.config.index.crl_dp_partitions);
+    let (grace, map) = (gw.index.grace(), &gw.config.index.crl_dp_partitions);
+    let src = |key: &[u8], serial: &Serial, points: &[String], at: i64| {
+        index::status(set.as_deref(), key, serial, at, grace, points, map)
+    };
     let (report, der) = match &d.cms {
         Some(cms) => {
             let r = gw
@@ -168,8 +169,8 @@ fn judge(gw: &Shared, d: &Decoded, now: i64) -> Judged {
             (r, Some(d.certificate.clone()))
         }
     };
-    let rev = revocation_view(&report, &src);
-    (report, rev, der, src.points())
+    let rev = revocation_view(&report);
+    (report, rev, der)
 }
 
 /// The signer certificate inside a CMS, found by its fingerprint. The verifier does not hand it
@@ -238,13 +239,16 @@ pub async fn create(
         }
     }
     let now = now_unix();
-    let (report, revocation, der, points) = judge(&gw, &decoded, now);
+    let (report, revocation, der) = judge(&gw, &decoded, now);
     let to_register = cert_ref(&report, &gw.tags)
         .zip(der.as_deref())
-        .map(|((mut c, kind), _)| {
+        .map(|((mut c, kind), der)| {
             // Recorded in the id and in Redis, so later status checks use this partition.
-            let set = gw.index.load();
-            c.partition = choose_partition(set.as_deref(), gw.tags.key_id(&c.tag), &points);
+            c.partition = index::record_partition(
+                report.revocation_status.as_ref(),
+                der,
+                &gw.config.index.crl_dp_partitions,
+            );
             (c, kind)
         });
     let id = gw

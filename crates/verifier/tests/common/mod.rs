@@ -130,3 +130,14 @@ impl Fixture {
             .unwrap()
     }
 }
+
+/// The report as pretty JSON, for assertion messages (the library itself has no JSON encoder).
+pub trait Pretty {
+    fn to_json_pretty(&self) -> String;
+}
+
+impl Pretty for verifier::Report {
+    fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}

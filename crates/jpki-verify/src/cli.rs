@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! jpki-verify --trust DIR [--kind sign|auth] (--data FILE [--hash H] | --digest HEX --hash H)
-//!             --signature FILE --cert FILE [--pss] [--crl-snapshot DIR] [--at RFC3339]
+//!             --signature FILE --cert FILE [--pss] [--crl-snapshot DIR [--crl-grace SECS]]
+//!             [--at RFC3339]
 //!             [--test-hierarchy]
 //! jpki-verify --trust DIR --cms FILE [--content FILE] ...
 //! ```
@@ -17,9 +18,12 @@ use clap::Parser;
 use jpki::CertKind;
 use openssl::x509::X509;
 
-use crate::revocation::{NotChecked, RevocationSource};
+use verifier::{
+    HashAlg, Limits, NotChecked, Payload, Report, RevocationSource, Scheme, SignatureRequest, TrustStore,
+    Verdict, Verifier,
+};
+
 use crate::snapshot_source::SnapshotSource;
-use crate::{HashAlg, Limits, Payload, Report, Scheme, SignatureRequest, TrustStore, Verdict, Verifier};
 
 /// Exit code for usage errors (EX_USAGE).
 pub const EXIT_USAGE: i32 = 64;
@@ -60,9 +64,13 @@ struct Args {
     /// Detached CMS content.
     #[arg(long, requires = "cms")]
     content: Option<PathBuf>,
-    /// A revocation snapshot directory.
+    /// A revocation snapshot directory (what crl-sync writes).
     #[arg(long)]
     crl_snapshot: Option<PathBuf>,
+    /// Seconds past a CRL's nextUpdate during which it still vouches for "good" (the gateway's
+    /// `[index] grace_secs`); give the same value to get the gateway's answer.
+    #[arg(long, default_value_t = 0, requires = "crl_snapshot")]
+    crl_grace: i64,
     /// Verify at this instant (RFC 3339) instead of now.
     #[arg(long)]
     at: Option<String>,
@@ -91,7 +99,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     match run_args(&args) {
         Ok(report) => {
-            println!("{}", report.to_json_pretty());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+            );
             match report.verdict {
                 Verdict::Valid => 0,
                 Verdict::Invalid => 1,
@@ -207,7 +218,7 @@ fn run_args(args: &Args) -> Result<Report, Usage> {
     };
     let rev: Box<dyn RevocationSource> = match &args.crl_snapshot {
         Some(dir) => {
-            let source = SnapshotSource::open(dir);
+            let source = SnapshotSource::open(dir, revocation::Policy::with_grace(args.crl_grace));
             if let Some(why) = source.error() {
                 eprintln!("jpki-verify: {why}; revocation will be reported unknown");
             }

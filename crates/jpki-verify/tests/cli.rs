@@ -6,6 +6,7 @@
     clippy::panic
 )]
 
+#[path = "../../verifier/tests/common/mod.rs"]
 mod common;
 
 use std::process::Command;
