@@ -311,6 +311,7 @@ mod tests {
             let idx = b
                 .add_partition(revocation::PartitionMeta {
                     id: (*id).to_owned(),
+                    dp_name: None,
                     crl_number: vec![0x07],
                     this_update: 1_800_000_000,
                     next_update: 1_800_086_400,

@@ -71,7 +71,7 @@ pub(crate) fn push_entry(out: &mut Vec<u8>, serial_magnitude: &[u8], revoked_uni
 pub(crate) struct CrlFrame {
     /// version, signature, issuer, thisUpdate, nextUpdate.
     pub head: Vec<u8>,
-    /// `[0] EXPLICIT Extensions` (AKI, cRLNumber).
+    /// `[0] EXPLICIT Extensions` (AKI, cRLNumber, and issuingDistributionPoint for a partition).
     pub tail: Vec<u8>,
     /// The signatureAlgorithm AlgorithmIdentifier.
     pub alg: Vec<u8>,
@@ -84,6 +84,7 @@ pub(crate) fn frame(
     number: u64,
     this_update: OffsetDateTime,
     next_update: OffsetDateTime,
+    partition: Option<&[u8]>,
 ) -> Result<CrlFrame> {
     let alg = key.signature_algorithm_der()?;
     let mut head = asn1::uint_u64(1);
@@ -91,7 +92,9 @@ pub(crate) fn frame(
     head.extend_from_slice(issuer_name);
     head.extend_from_slice(&asn1::time(this_update));
     head.extend_from_slice(&asn1::time(next_update));
-    let tail = profile::extensions_der(0xA0, &[ext::aki(key_id), ext::crl_number(number)])?;
+    let mut exts = vec![ext::aki(key_id), ext::crl_number(number)];
+    exts.extend(partition.map(ext::issuing_dp_dirname));
+    let tail = profile::extensions_der(0xA0, &exts)?;
     Ok(CrlFrame { head, tail, alg })
 }
 
@@ -147,7 +150,8 @@ impl Simulator {
                         .collect();
                     revoked.sort_by_key(|(s, _, _)| *s);
                     let number = st.crl_number(&ca.id, m.code) + 1;
-                    let fr = frame(&key, &name, &key_id, number, this_update, next_update)?;
+                    let dp = spec.crl_dp_name_der(m)?;
+                    let fr = frame(&key, &name, &key_id, number, this_update, next_update, Some(&dp))?;
                     let mut entries = Vec::new();
                     for (serial, when, reason) in &revoked {
                         let code = reason

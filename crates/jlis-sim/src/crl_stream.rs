@@ -190,6 +190,7 @@ impl Simulator {
             req.crl_number,
             this_update,
             next_update,
+            None,
         )?;
         let seed = self.with_state(|s| s.seed.clone());
         let label = format!("synthetic-crl/{}/{}/{}", req.seed, req.ca, req.entries);

@@ -140,6 +140,20 @@ pub(crate) mod ext {
         }
     }
 
+    /// issuingDistributionPoint (critical, RFC 5280 §5.2.5) whose fullName is the directoryName
+    /// `name`: the municipality partition a CRL covers, the same name its certificates give in
+    /// cRLDistributionPoints.
+    pub fn issuing_dp_dirname(name: &[u8]) -> Extension {
+        let dir_name = asn1::cons(0xA4, &[name]);
+        let full_name = asn1::cons(0xA0, &[&dir_name]);
+        let dp_name = asn1::cons(0xA0, &[&full_name]);
+        Extension {
+            oid: "2.5.29.28",
+            critical: true,
+            value: asn1::seq(&[&dp_name]),
+        }
+    }
+
     /// extKeyUsage id-kp-OCSPSigning.
     pub fn eku_ocsp_signing() -> Result<Extension> {
         Ok(Extension {

@@ -151,6 +151,7 @@ fn exit_codes() {
         let part = b
             .add_partition(revocation::PartitionMeta {
                 id: "13101".into(),
+                dp_name: None,
                 crl_number: vec![1],
                 this_update,
                 next_update,

@@ -6,6 +6,7 @@
 //! - [`Serial`]: any RFC 5280 serial number up to 20 octets, stored inline as a `u64` when it fits;
 //! - [`BasicInfo`]: the basic 4 information (基本4情報) with both substitute-character maps
 //!   (代替文字使用位置), parsed from a signing certificate's subjectAltName;
+//! - [`dp_name`]: CRL distribution point names as text, the key of a CRL partition;
 //! - [`oid`]: the JPKI object identifiers;
 //! - [`Reason`]: CRL revocation reasons with the meaning J-LIS gives them;
 //! - [`ocsp`]: RFC 6960 OCSP request and response types, without cryptography;
@@ -18,6 +19,7 @@
 
 mod basic_info;
 mod dob;
+pub mod dp_name;
 mod error;
 mod kind;
 pub mod ocsp;

@@ -53,6 +53,7 @@ fn build(order: &[u64]) -> Snapshot {
     let p = b
         .add_partition(PartitionMeta {
             id: "all".into(),
+            dp_name: None,
             crl_number: vec![1],
             this_update: 1_750_000_000,
             next_update: 1_750_090_000,

@@ -29,6 +29,7 @@ fn cpu_ns() -> u64 {
 fn meta(id: &str) -> PartitionMeta {
     PartitionMeta {
         id: id.into(),
+        dp_name: None,
         crl_number: vec![1],
         this_update: 1_750_000_000,
         next_update: 1_750_090_000,

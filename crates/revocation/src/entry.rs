@@ -41,6 +41,11 @@ pub struct Revoked {
 pub struct PartitionMeta {
     /// Partition id: the CRL distribution point name or URL, as configured.
     pub id: String,
+    /// The name the CRL gives itself in its issuingDistributionPoint (a DirName as
+    /// [`jpki::dp_name`] writes it, or a URI), which certificates name in their
+    /// cRLDistributionPoints: the index finds the partition by it ([`crate::Snapshot::partition_index`]).
+    /// `None` for a CRL without one.
+    pub dp_name: Option<String>,
     /// cRLNumber, big-endian magnitude (at most 20 octets; empty when the CRL has none).
     pub crl_number: Vec<u8>,
     /// thisUpdate, unix seconds.
@@ -142,6 +147,7 @@ mod tests {
     fn freshness() {
         let m = PartitionMeta {
             id: "p".into(),
+            dp_name: None,
             crl_number: vec![1],
             this_update: 100,
             next_update: 200,

@@ -6,9 +6,11 @@ use crate::error::{Error, Result};
 
 /// First eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"JPKIREV\0";
-/// The format version this build writes. It also reads version 2, which differs only in the
-/// order the checksum covers the bytes (see `Header::checksum_split`).
-pub const FORMAT_VERSION: u32 = 3;
+/// The format version this build writes. It also reads version 3, which has no distribution
+/// point names in its partition table (the bytes that hold their length were reserved and zero),
+/// and version 2, which also differs in the order the checksum covers the bytes (see
+/// `Header::checksum_split`).
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format version this build reads.
 pub const OLDEST_READ_VERSION: u32 = 2;
 /// Size of the fixed header.
@@ -346,6 +348,14 @@ pub fn check_partition(meta: &PartitionMeta) -> Result<()> {
             meta.id.len()
         )));
     }
+    if let Some(name) = &meta.dp_name
+        && name.len() > MAX_PARTITION_ID_BYTES
+    {
+        return Err(bad(format!(
+            "distribution point name has {} bytes; at most {MAX_PARTITION_ID_BYTES}",
+            name.len()
+        )));
+    }
     let start = meta
         .crl_number
         .iter()
@@ -359,8 +369,10 @@ pub fn check_partition(meta: &PartitionMeta) -> Result<()> {
 
 /// Encodes the partition table: one 8-aligned record per partition.
 ///
-/// Record: id length u16, CRL number length u8, 5 reserved bytes, thisUpdate i64, nextUpdate i64,
-/// entries u64, source SHA-256 \[32\], CRL number \[20\] (right-aligned), id (UTF-8), zero padding.
+/// Record: id length u16, CRL number length u8, distribution point name length u16 (0: none;
+/// reserved and zero before version 4), 3 reserved bytes, thisUpdate i64, nextUpdate i64, entries
+/// u64, source SHA-256 \[32\], CRL number \[20\] (right-aligned), id (UTF-8), distribution point
+/// name (UTF-8), zero padding.
 pub fn encode_partitions(parts: &[PartitionMeta]) -> Vec<u8> {
     let mut out = Vec::new();
     for p in parts {
@@ -371,9 +383,11 @@ pub fn encode_partitions(parts: &[PartitionMeta]) -> Vec<u8> {
             .unwrap_or(p.crl_number.len());
         let num = p.crl_number.get(start..).unwrap_or_default();
         let id = p.id.as_bytes();
+        let name = p.dp_name.as_deref().unwrap_or_default().as_bytes();
         out.extend_from_slice(&(id.len() as u16).to_le_bytes());
         out.push(num.len() as u8);
-        out.extend_from_slice(&[0; 5]);
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&[0; 3]);
         out.extend_from_slice(&p.this_update.to_le_bytes());
         out.extend_from_slice(&p.next_update.to_le_bytes());
         out.extend_from_slice(&p.entries.to_le_bytes());
@@ -385,6 +399,7 @@ pub fn encode_partitions(parts: &[PartitionMeta]) -> Vec<u8> {
         }
         out.extend_from_slice(&n);
         out.extend_from_slice(id);
+        out.extend_from_slice(name);
         out.resize(out.len().div_ceil(8) * 8, 0);
     }
     out
@@ -403,7 +418,14 @@ pub fn decode_partitions(table: &[u8], count: u32, base: usize) -> Result<Vec<Pa
             fixed.get(1).copied().unwrap_or(0),
         ]));
         let num_len = usize::from(fixed.get(2).copied().unwrap_or(0xFF));
-        if num_len > MAX_CRL_NUMBER_OCTETS || id_len > MAX_PARTITION_ID_BYTES {
+        let name_len = usize::from(u16::from_le_bytes([
+            fixed.get(3).copied().unwrap_or(0),
+            fixed.get(4).copied().unwrap_or(0),
+        ]));
+        if num_len > MAX_CRL_NUMBER_OCTETS
+            || id_len > MAX_PARTITION_ID_BYTES
+            || name_len > MAX_PARTITION_ID_BYTES
+        {
             return Err(Error::corrupt(
                 "partition record",
                 base + at,
@@ -421,15 +443,22 @@ pub fn decode_partitions(table: &[u8], count: u32, base: usize) -> Result<Vec<Pa
             .ok_or_else(|| Error::corrupt("partition id", base + id_at, "past the end"))?;
         let id =
             std::str::from_utf8(id).map_err(|_| Error::corrupt("partition id", base + id_at, "not UTF-8"))?;
+        let name_at = id_at + id_len;
+        let name = table
+            .get(name_at..name_at + name_len)
+            .ok_or_else(|| Error::corrupt("distribution point name", base + name_at, "past the end"))?;
+        let name = std::str::from_utf8(name)
+            .map_err(|_| Error::corrupt("distribution point name", base + name_at, "not UTF-8"))?;
         out.push(PartitionMeta {
             id: id.to_owned(),
+            dp_name: (!name.is_empty()).then(|| name.to_owned()),
             crl_number: num.to_vec(),
             this_update: le_u64(fixed, 8) as i64,
             next_update: le_u64(fixed, 16) as i64,
             entries: le_u64(fixed, 24),
             source_sha256: sha,
         });
-        at = (id_at + id_len).div_ceil(8) * 8;
+        at = (name_at + name_len).div_ceil(8) * 8;
     }
     if at != table.len() {
         return Err(Error::corrupt(
@@ -563,6 +592,7 @@ mod tests {
         let parts = vec![
             PartitionMeta {
                 id: "cn=Tokyo Chiyoda".into(),
+                dp_name: None,
                 crl_number: vec![0, 0, 1, 2],
                 this_update: 1_700_000_000,
                 next_update: 1_700_090_000,
@@ -571,6 +601,7 @@ mod tests {
             },
             PartitionMeta {
                 id: String::new(),
+                dp_name: None,
                 crl_number: vec![],
                 this_update: -5,
                 next_update: 0,

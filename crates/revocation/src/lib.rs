@@ -13,8 +13,10 @@
 //! A snapshot covers one CA key (the CA certificate's subjectKeyIdentifier, 1 to 32 bytes) and
 //! merges the entries of all that key's CRL partitions into one sorted set, since a serial is
 //! unique per CA key. A partition table keeps each CRL's id, CRL number, thisUpdate, nextUpdate,
-//! source SHA-256 and entry count, and each entry carries its partition index so an answer can use
-//! its own partition's freshness ([`Snapshot::freshness_for`]).
+//! source SHA-256 and entry count, and the name the CRL gives itself in its issuingDistributionPoint
+//! (which certificates give in their cRLDistributionPoints, so a certificate finds its partition
+//! with no configuration: [`Snapshot::partition_index`]); each entry carries its partition index so
+//! an answer can use its own partition's freshness ([`Snapshot::freshness_for`]).
 //!
 //! A *snapshot set* is a directory holding one file per CA key and generation,
 //! `rev-<key id hex>-<generation, 20 digits>.snap`; the newest generation of each key is current.
@@ -40,13 +42,13 @@
 //! per entry (one packed `u128`) and sorts in place; entries pushed in serial order from one
 //! partition, as a CRL in serial order gives them, take 9 bytes until one is not.
 //!
-//! # File format, version 3
+//! # File format, version 4
 //! All integers little-endian. Fixed header of 240 bytes:
 //!
 //! | offset | size | field |
 //! |---:|---:|---|
 //! | 0 | 8 | magic `JPKIREV\0` |
-//! | 8 | 4 | format version (3; version 2 is still read) |
+//! | 8 | 4 | format version (4; versions 2 and 3 are still read) |
 //! | 12 | 4 | header length (240) |
 //! | 16 | 8 | file length, trailer included |
 //! | 24 | 8 | base time (i64 unix seconds; times are `u32` offsets from it) |
@@ -68,7 +70,7 @@
 //!
 //! | # | section | content |
 //! |---:|---|---|
-//! | 0 | partition table | *p* records: id length u16, CRL number length u8, 5 reserved, thisUpdate i64, nextUpdate i64, entries u64, source SHA-256 \[32\], CRL number \[20\] right-aligned, id UTF-8, padded to 8 |
+//! | 0 | partition table | *p* records: id length u16, CRL number length u8, distribution point name length u16 (version 4; reserved and zero before), 3 reserved, thisUpdate i64, nextUpdate i64, entries u64, source SHA-256 \[32\], CRL number \[20\] right-aligned, id UTF-8, distribution point name UTF-8, padded to 8 |
 //! | 1 | directory | *b* + 1 × u32: index of the first narrow entry with serial `x` where `(x - min) >> s ≥ i` |
 //! | 2 | narrow records | *n* × *r* bytes in serial order (strictly increasing) |
 //! | 3 | narrow partitions | *n* × width bytes (u8 or u16), absent when width is 0 |

@@ -74,6 +74,7 @@ fn set(c: &Case) -> SnapshotSet {
     for (i, p) in c.parts.iter().enumerate() {
         b.add_partition(PartitionMeta {
             id: id(i),
+            dp_name: None,
             crl_number: vec![1],
             this_update: p.this_update,
             next_update: p.next_update,
@@ -209,4 +210,41 @@ fn revoked_wins_over_a_stale_crl_and_good_needs_both_halves() {
     assert_eq!(s.freshness().unwrap().basis, Basis::StalestPartition);
     assert_eq!(s.freshness().unwrap().partition, "part-0");
     assert_eq!(at(8, 150, &[], 0).label(), "good");
+}
+
+/// A partition is found by its id, or by the name its CRL gives itself (issuingDistributionPoint),
+/// whatever the case and spacing; the name survives the file (format 4).
+#[test]
+fn partitions_are_found_by_their_distribution_point_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = IndexBuilder::new(KEY).unwrap();
+    let name = "C=JP, O=JPKI, OU=JPKI for digital signature, OU=CRL Distribution Points, OU=Tokyo-to, CN=Kiyose-shi CRLDP";
+    for (id, dp_name, this_update) in [("a", None, 100), ("b", Some(name), 200)] {
+        b.add_partition(PartitionMeta {
+            id: id.into(),
+            dp_name: dp_name.map(str::to_owned),
+            crl_number: vec![1],
+            this_update,
+            next_update: 1000,
+            source_sha256: [0; 32],
+            entries: 0,
+        })
+        .unwrap();
+    }
+    b.write_atomically(dir.path(), 1).unwrap();
+    let set = SnapshotSet::open_dir(dir.path()).unwrap();
+    let snap = set.get(KEY).unwrap();
+    assert_eq!(snap.partitions()[1].dp_name.as_deref(), Some(name));
+    assert_eq!(snap.partitions()[0].dp_name, None);
+    assert_eq!(snap.partition_index("b"), Some(1));
+    assert_eq!(snap.partition_index(name), Some(1));
+    let respelled = "c=jp,o=jpki, ou=JPKI for digital  signature, OU=CRL Distribution Points, OU=Tokyo-to, CN=Kiyose-shi CRLDP";
+    assert_eq!(snap.partition_index(respelled), Some(1));
+    assert_eq!(snap.partition_index("CN=Kiyose-shi CRLDP"), None);
+    let s = set.status(KEY, &Serial::from_u64(1), 500, &[name], Policy::default());
+    let f = s.freshness().unwrap();
+    assert_eq!(
+        (f.partition.as_str(), f.basis, f.this_update),
+        ("b", Basis::OwnPartition, 200)
+    );
 }

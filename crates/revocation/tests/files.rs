@@ -12,6 +12,7 @@ const KEY: &[u8] = &[0x01, 0x02, 0x03, 0x04];
 fn meta(id: &str, this_update: i64) -> PartitionMeta {
     PartitionMeta {
         id: id.into(),
+        dp_name: None,
         crl_number: vec![7],
         this_update,
         next_update: this_update + 86_400,
@@ -89,7 +90,7 @@ fn typed_errors() {
         Snapshot::from_bytes(b),
         Err(Error::UnsupportedVersion {
             found: 1,
-            supported: 3
+            supported: 4
         })
     ));
     let mut b = bytes.clone();

@@ -101,6 +101,7 @@ fn pushes_of(max: usize, serials: BoxedStrategy<Vec<u8>>) -> impl Strategy<Value
 fn meta(i: usize, this_update: i64) -> PartitionMeta {
     PartitionMeta {
         id: format!("partition-{i}"),
+        dp_name: None,
         crl_number: vec![0, i as u8 + 1],
         this_update,
         next_update: this_update + 86_400,

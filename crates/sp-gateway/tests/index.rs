@@ -236,6 +236,44 @@ async fn certificates_name_their_crl_partition() {
     gw.stop().await;
 }
 
+/// With no `[index] crl_dp_partitions` configured, a certificate finds its CRL partition by the
+/// name that partition's CRL gives itself (issuingDistributionPoint), which is the name the
+/// certificate's cRLDistributionPoints give: answered from its own partition, which is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_find_their_partition_by_the_crl_idp_with_no_map() {
+    let s = sim();
+    let h = s.issue("2023", false);
+    let gw = start(Default::default()).await;
+    assert!(gw.gw.config.index.crl_dp_partitions.is_empty());
+    let (dp, id) = partition_of(&h.sign_der);
+    let set = gw.gw.index.load().unwrap();
+    let named = set
+        .snapshots()
+        .flat_map(|snap| snap.partitions().iter())
+        .find(|p| p.id == id)
+        .unwrap();
+    assert_eq!(named.dp_name.as_deref(), Some(dp.as_str()));
+    let (st, v) = gw.kyc(KEY_A, &h, b"named by the CRL").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["verdict"], "valid", "{v}");
+    assert_eq!(v["revocation"]["status"], "good", "{v}");
+    assert_eq!(v["revocation"]["source_basis"], "own_partition", "{v}");
+    assert_eq!(
+        v["revocation"]["source_updated_at"],
+        sp_gateway::index::rfc3339(named.this_update),
+        "{v}"
+    );
+    let id_text = v["id"].as_str().unwrap();
+    let recorded = gw.gw.ids.open("bank-a", id_text).unwrap().cert.unwrap().partition;
+    assert_eq!(recorded, Some(id.clone()));
+    let (st, v) = gw
+        .get(&format!("/v1/verifications/{id_text}/status"), Some(KEY_A))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["source_basis"], "own_partition", "{v}");
+    gw.stop().await;
+}
+
 /// The municipality whose CRLs stay fresh, and the one whose CRLs fail to refresh.
 const FRESH_TOWN: &str = "131016";
 const STALE_TOWN: &str = "131130";

@@ -45,6 +45,7 @@ fn index(key_ids: &[Vec<u8>]) -> Index {
                     let p = b
                         .add_partition(PartitionMeta {
                             id: "all".into(),
+                            dp_name: None,
                             crl_number: vec![1],
                             this_update: 0,
                             next_update: i64::from(u32::MAX),

@@ -60,6 +60,7 @@ fn snapshot_dir(dir: &std::path::Path, sim_dir: &std::path::Path, at: i64) -> Sn
         let p = b
             .add_partition(PartitionMeta {
                 id: format!("{ca}/all"),
+                dp_name: None,
                 crl_number: vec![1],
                 this_update: at - 3600,
                 next_update: at + 86_400,

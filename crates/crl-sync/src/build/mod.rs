@@ -403,6 +403,10 @@ fn base_builder(
 fn partition_meta(partition: &str, header: &CrlHeader<'_>, sha256: [u8; 32]) -> revocation::PartitionMeta {
     revocation::PartitionMeta {
         id: partition.to_owned(),
+        // The name certificates give in cRLDistributionPoints: the index finds the partition by it.
+        dp_name: header
+            .issuing_distribution_point
+            .and_then(|idp| jpki::dp_name::idp_names(idp).into_iter().next()),
         crl_number: header.crl_number.map(<[u8]>::to_vec).unwrap_or_default(),
         this_update: header.this_update,
         next_update: header.next_update,

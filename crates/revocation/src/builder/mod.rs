@@ -427,7 +427,7 @@ impl IndexBuilder {
             dir_buckets,
             sections,
         };
-        debug_assert_eq!(FORMAT_VERSION, 3);
+        debug_assert_eq!(FORMAT_VERSION, 4);
         Ok(Prepared {
             header,
             partitions: self.partitions,

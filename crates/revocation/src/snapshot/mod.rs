@@ -202,13 +202,23 @@ impl Snapshot {
             snap.header.partition_count,
             table_at,
         )?;
-        snap.partition_ids = snap
+        // Ids first, then distribution point names by their matching key; the first of equals
+        // wins, as a search from the start would find.
+        let mut names = std::collections::HashMap::new();
+        let indexed = snap
             .partitions
             .iter()
             .enumerate()
-            .rev() // the first of equal ids wins, as a search from the start would find
-            .filter_map(|(i, p)| Some((p.id.clone(), u16::try_from(i).ok()?)))
-            .collect();
+            .filter_map(|(i, p)| Some((p, u16::try_from(i).ok()?)));
+        for (p, i) in indexed.clone() {
+            names.entry(p.id.clone()).or_insert(i);
+        }
+        for (p, i) in indexed {
+            if let Some(name) = &p.dp_name {
+                names.entry(jpki::dp_name::partition_key(name)).or_insert(i);
+            }
+        }
+        snap.partition_ids = names;
         snap.stalest = snap
             .partitions
             .iter()
@@ -408,9 +418,14 @@ impl Snapshot {
         self.partitions.get(usize::from(index))
     }
 
-    /// The index of the partition with this id (e.g. a certificate's CRL distribution point).
+    /// The index of the partition with this id, or whose CRL names itself so in its
+    /// issuingDistributionPoint (a certificate's cRLDistributionPoints name, matched by
+    /// [`jpki::dp_name::partition_key`]).
     pub fn partition_index(&self, id: &str) -> Option<u16> {
-        self.partition_ids.get(id).copied()
+        self.partition_ids
+            .get(id)
+            .or_else(|| self.partition_ids.get(&jpki::dp_name::partition_key(id)))
+            .copied()
     }
 
     /// The partition with the earliest nextUpdate.

@@ -26,6 +26,8 @@
 //! [index]
 //! reload_interval_ms = 2000
 //! grace_secs = 0                  # answers stay "good" this long past nextUpdate
+//! # only for CRLs without an issuingDistributionPoint: a certificate finds the partition of a
+//! # CRL that names itself with no entry here
 //! crl_dp_partitions = { "<cRLDistributionPoints name>" = "<crl-sync partition id>" }
 //!
 //! [limits]
@@ -188,9 +190,11 @@ pub struct IndexConfig {
     pub reload_interval_ms: u64,
     /// How long past a CRL's nextUpdate answers may still be "good".
     pub grace_secs: i64,
-    /// A certificate's cRLDistributionPoints name (URI, or DirName as `C=JP, O=JPKI, …, CN=…`) →
-    /// the crl-sync partition id whose freshness applies to it. A name that is itself a partition
-    /// id needs no entry; a certificate with no known partition uses its CA key's stalest one.
+    /// Overrides for CRLs that carry no issuingDistributionPoint: a certificate's
+    /// cRLDistributionPoints name (URI, or DirName as `C=JP, O=JPKI, …, CN=…`) → the crl-sync
+    /// partition id whose freshness applies to it. A name that is a partition id, or that a
+    /// partition's CRL gives itself in its issuingDistributionPoint (J-LIS municipality CRLs do),
+    /// needs no entry; a certificate with no known partition uses its CA key's stalest one.
     /// The partition is recorded with a registration (for later status checks) only when its id
     /// fits in a verification id ([`crate::ids::partition_fits`]: at most 64 bytes, no `,`).
     pub crl_dp_partitions: std::collections::HashMap<String, String>,
