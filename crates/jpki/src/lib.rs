@@ -7,6 +7,8 @@
 //! - [`BasicInfo`]: the basic 4 information (基本4情報) with both substitute-character maps
 //!   (代替文字使用位置), parsed from a signing certificate's subjectAltName;
 //! - [`oid`]: the JPKI object identifiers;
+//! - [`algorithm`]: the signature-algorithm policy (accepted, weak, unknown) that every verifier
+//!   of certificates, CRLs and CMS consults;
 //! - [`Reason`]: CRL revocation reasons with the meaning J-LIS gives them;
 //! - [`ocsp`]: RFC 6960 OCSP request and response types, without cryptography.
 //!
@@ -14,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod algorithm;
 mod basic_info;
 mod dob;
 mod error;
