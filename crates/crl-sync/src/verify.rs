@@ -3,15 +3,16 @@
 //! All JPKI CA generations share one DN, so a CRL is tied to its CA by key: the CRL's
 //! authorityKeyIdentifier must equal the CA certificate's subjectKeyIdentifier when both exist,
 //! the issuer Name must equal the CA subject byte for byte, and the signature over `tbs` must
-//! verify with the CA key. Accepted algorithms: sha256/384/512WithRSAEncryption,
-//! ecdsa-with-SHA256/384/512 and RSASSA-PSS with SHA-2 (RFC 4055); MD5 and SHA-1 are refused as
-//! weak, and so are RSA keys below 2048 bits.
+//! verify with the CA key. Which signature algorithms are accepted and which are weak is the
+//! policy table [`jpki::algorithm`] (SHA-2 with RSA PKCS#1 v1.5, RSASSA-PSS or ECDSA; MD5 and
+//! SHA-1 refused as weak); RSA keys below 2048 bits are refused as weak here.
 //!
 //! This module does not decide which CAs are trusted: the caller passes the configured CA
 //! certificates, and checks their own validity and chain elsewhere (the `verifier` crate).
 //! [`check_times`] and [`check_progress`] are pure functions that the snapshot writer applies.
 
 use const_oid::ObjectIdentifier;
+use jpki::algorithm::{self, AlgorithmError, Hash, Scheme};
 use openssl::hash::MessageDigest;
 use openssl::md::Md;
 use openssl::pkey::{Id, PKey, Public};
@@ -21,197 +22,46 @@ use openssl::sign::{RsaPssSaltlen, Verifier};
 use openssl::x509::{X509, X509Ref};
 
 use crate::error::CrlError;
-use crate::parse::{CrlHeader, HASH_CHUNK, Reader, SignatureAlgorithm};
-
-const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
-const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
-const MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
-const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const ECDSA_WITH_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
-const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
-const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
-const SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
-
-/// Signature algorithms refused as weak rather than unknown.
-const WEAK: [ObjectIdentifier; 7] = [
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.2"), // md2WithRSAEncryption
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.4"), // md5WithRSAEncryption
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5"), // sha1WithRSAEncryption
-    ObjectIdentifier::new_unwrap("1.3.14.3.2.29"),        // sha1WithRSASignature (OIW)
-    ObjectIdentifier::new_unwrap("1.2.840.10045.4.1"),    // ecdsa-with-SHA1
-    ObjectIdentifier::new_unwrap("1.2.840.10040.4.3"),    // dsa-with-sha1
-    SHA1,                                                 // sha1 (as a PSS hash)
-];
+use crate::parse::{CrlHeader, HASH_CHUNK, SignatureAlgorithm};
 
 /// Minimum RSA modulus size accepted for a CA key.
 const MIN_RSA_BITS: u32 = 2048;
 
-const NULL: &[u8] = &[0x05, 0x00];
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum KeyKind {
-    Rsa,
-    RsaPss { salt_len: i32 },
-    Ec,
-}
-
 struct Algorithm {
     digest: MessageDigest,
-    key: KeyKind,
+    scheme: Scheme,
 }
 
-fn weak(oid: &ObjectIdentifier) -> CrlError {
-    CrlError::WeakAlgorithm {
-        what: oid.to_string(),
+fn message_digest(hash: Hash) -> MessageDigest {
+    match hash {
+        Hash::Sha256 => MessageDigest::sha256(),
+        Hash::Sha384 => MessageDigest::sha384(),
+        Hash::Sha512 => MessageDigest::sha512(),
     }
 }
 
-fn unsupported(oid: &ObjectIdentifier) -> CrlError {
-    CrlError::UnsupportedAlgorithm { oid: oid.to_string() }
-}
-
-fn sha2(oid: &ObjectIdentifier) -> Result<MessageDigest, CrlError> {
-    match *oid {
-        SHA256 => Ok(MessageDigest::sha256()),
-        SHA384 => Ok(MessageDigest::sha384()),
-        SHA512 => Ok(MessageDigest::sha512()),
-        _ if WEAK.contains(oid) => Err(weak(oid)),
-        _ => Err(unsupported(oid)),
-    }
-}
-
+/// The CRL's signature algorithm as the policy table ([`jpki::algorithm`]) judges it: a weak
+/// algorithm (or a weak hash inside RSASSA-PSS-params) is [`CrlError::WeakAlgorithm`], anything
+/// else refused is [`CrlError::UnsupportedAlgorithm`].
 fn algorithm(alg: &SignatureAlgorithm<'_>) -> Result<Algorithm, CrlError> {
-    let oid = alg.oid;
-    let rsa = |digest| {
-        // RFC 4055 §5: the parameters are NULL; absent parameters are tolerated.
-        match alg.parameters {
-            None | Some(NULL) => Ok(Algorithm {
-                digest,
-                key: KeyKind::Rsa,
-            }),
-            Some(_) => Err(unsupported(&oid)),
-        }
-    };
-    let ec = |digest| {
-        // RFC 5758 §3.2: the parameters are absent.
-        match alg.parameters {
-            None => Ok(Algorithm {
-                digest,
-                key: KeyKind::Ec,
-            }),
-            Some(_) => Err(unsupported(&oid)),
-        }
-    };
-    match oid {
-        SHA256_WITH_RSA => rsa(MessageDigest::sha256()),
-        SHA384_WITH_RSA => rsa(MessageDigest::sha384()),
-        SHA512_WITH_RSA => rsa(MessageDigest::sha512()),
-        ECDSA_WITH_SHA256 => ec(MessageDigest::sha256()),
-        ECDSA_WITH_SHA384 => ec(MessageDigest::sha384()),
-        ECDSA_WITH_SHA512 => ec(MessageDigest::sha512()),
-        RSASSA_PSS => pss(alg.parameters.unwrap_or_default(), &oid),
-        _ if WEAK.contains(&oid) => Err(weak(&oid)),
-        _ => Err(unsupported(&oid)),
+    match algorithm::classify(&alg.oid, alg.parameters) {
+        Ok(a) => Ok(Algorithm {
+            digest: message_digest(a.hash),
+            scheme: a.scheme,
+        }),
+        Err(AlgorithmError::Weak { name, oid }) => Err(CrlError::WeakAlgorithm {
+            what: format!("{name} ({oid})"),
+        }),
+        Err(AlgorithmError::Unknown { oid }) => Err(CrlError::UnsupportedAlgorithm { oid: oid.to_string() }),
+        Err(_) => Err(CrlError::UnsupportedAlgorithm {
+            oid: alg.oid.to_string(),
+        }),
     }
 }
 
-/// Reads an `AlgorithmIdentifier` whose parameters are absent or NULL; returns its OID and the
-/// parameters TLV.
-fn algorithm_identifier(der: &[u8]) -> Option<(ObjectIdentifier, Option<&[u8]>)> {
-    let mut r = Reader::new(der, 0);
-    let seq = r.expect(0x30, "").ok()?;
-    r.finish("").ok()?;
-    let mut fields = Reader::new(seq.content, 0);
-    let oid = fields.expect(0x06, "").ok()?;
-    let oid = ObjectIdentifier::from_bytes(oid.content).ok()?;
-    let params = if fields.is_empty() {
-        None
-    } else {
-        Some(fields.read().ok()?.raw)
-    };
-    fields.finish("").ok()?;
-    Some((oid, params))
-}
-
-/// ```text
-/// RSASSA-PSS-params ::= SEQUENCE {
-///     hashAlgorithm      [0] HashAlgorithm DEFAULT sha1,
-///     maskGenAlgorithm   [1] MaskGenAlgorithm DEFAULT mgf1SHA1,
-///     saltLength         [2] INTEGER DEFAULT 20,
-///     trailerField       [3] TrailerField DEFAULT trailerFieldBC }
-/// ```
-/// The SHA-1 defaults are refused as weak, so `hashAlgorithm` and `maskGenAlgorithm` must be
-/// present and name the same SHA-2 hash.
-fn pss(params: &[u8], oid: &ObjectIdentifier) -> Result<Algorithm, CrlError> {
-    let bad = || unsupported(oid);
-    let mut r = Reader::new(params, 0);
-    let seq = r.expect(0x30, "").map_err(|_| bad())?;
-    r.finish("").map_err(|_| bad())?;
-    let mut fields = Reader::new(seq.content, 0);
-    let mut hash = None;
-    let mut mgf_hash = None;
-    let mut salt_len: i32 = 20;
-    let mut last = None;
-    while !fields.is_empty() {
-        let field = fields.read().map_err(|_| bad())?;
-        let number = field.tag & 0x1f;
-        if field.tag & 0xe0 != 0xa0 || number > 3 || last.is_some_and(|l| l >= number) {
-            return Err(bad());
-        }
-        last = Some(number);
-        match number {
-            0 => {
-                let (h, p) = algorithm_identifier(field.content).ok_or_else(bad)?;
-                if !matches!(p, None | Some(NULL)) {
-                    return Err(bad());
-                }
-                hash = Some(h);
-            }
-            1 => {
-                let (m, p) = algorithm_identifier(field.content).ok_or_else(bad)?;
-                if m != MGF1 {
-                    return Err(bad());
-                }
-                let (h, hp) = algorithm_identifier(p.ok_or_else(bad)?).ok_or_else(bad)?;
-                if !matches!(hp, None | Some(NULL)) {
-                    return Err(bad());
-                }
-                mgf_hash = Some(h);
-            }
-            2 => {
-                salt_len = match field.content {
-                    [0x02, 0x01, n] if *n < 0x80 => i32::from(*n),
-                    [0x02, 0x02, hi, lo] if *hi < 0x80 => i32::from(u16::from_be_bytes([*hi, *lo])),
-                    _ => return Err(bad()),
-                };
-            }
-            _ => {
-                if field.content != [0x02, 0x01, 0x01] {
-                    return Err(bad());
-                }
-            }
-        }
-    }
-    let hash = hash.unwrap_or(SHA1);
-    let mgf_hash = mgf_hash.unwrap_or(SHA1);
-    let digest = sha2(&hash)?;
-    sha2(&mgf_hash)?;
-    if hash != mgf_hash {
-        return Err(bad());
-    }
-    Ok(Algorithm {
-        digest,
-        key: KeyKind::RsaPss { salt_len },
-    })
-}
-
-fn check_key(key: &PKey<Public>, kind: KeyKind, oid: &ObjectIdentifier) -> Result<(), CrlError> {
-    let ok = match (kind, key.id()) {
-        (KeyKind::Rsa, Id::RSA) | (KeyKind::RsaPss { .. }, Id::RSA | Id::RSA_PSS) => {
+fn check_key(key: &PKey<Public>, scheme: Scheme, oid: &ObjectIdentifier) -> Result<(), CrlError> {
+    let ok = match (scheme, key.id()) {
+        (Scheme::RsaPkcs1, Id::RSA) | (Scheme::RsaPss { .. }, Id::RSA | Id::RSA_PSS) => {
             if key.bits() < MIN_RSA_BITS {
                 return Err(CrlError::WeakAlgorithm {
                     what: format!("RSA-{}", key.bits()),
@@ -219,7 +69,7 @@ fn check_key(key: &PKey<Public>, kind: KeyKind, oid: &ObjectIdentifier) -> Resul
             }
             true
         }
-        (KeyKind::Ec, Id::EC) => true,
+        (Scheme::Ecdsa, Id::EC) => true,
         _ => false,
     };
     if ok {
@@ -243,16 +93,16 @@ pub fn verify_signature(header: &CrlHeader<'_>, issuer_cert: &X509Ref) -> Result
     let oid = header.signature_algorithm.oid;
     let alg = algorithm(&header.signature_algorithm)?;
     let key = issuer_cert.public_key()?;
-    check_key(&key, alg.key, &oid)?;
+    check_key(&key, alg.scheme, &oid)?;
 
     if let Some(digest) = header.tbs_digest {
         return verify_digest(&alg, &key, digest, header.signature);
     }
     let mut verifier = Verifier::new(alg.digest, &key)?;
-    if let KeyKind::RsaPss { salt_len } = alg.key {
+    if let Scheme::RsaPss { salt_len } = alg.scheme {
         verifier.set_rsa_padding(Padding::PKCS1_PSS)?;
         verifier.set_rsa_mgf1_md(alg.digest)?;
-        verifier.set_rsa_pss_saltlen(RsaPssSaltlen::custom(salt_len))?;
+        verifier.set_rsa_pss_saltlen(RsaPssSaltlen::custom(i32::from(salt_len)))?;
     }
     for chunk in header.tbs.chunks(HASH_CHUNK) {
         verifier.update(chunk)?;
@@ -277,14 +127,14 @@ fn verify_digest(
     }
     let mut ctx = PkeyCtx::new(key)?;
     ctx.verify_init()?;
-    match alg.key {
-        KeyKind::Rsa => ctx.set_rsa_padding(Padding::PKCS1)?,
-        KeyKind::RsaPss { salt_len } => {
+    match alg.scheme {
+        Scheme::RsaPkcs1 => ctx.set_rsa_padding(Padding::PKCS1)?,
+        Scheme::RsaPss { salt_len } => {
             ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
             ctx.set_rsa_mgf1_md(Md::from_nid(alg.digest.type_()).ok_or(CrlError::BadSignature)?)?;
-            ctx.set_rsa_pss_saltlen(RsaPssSaltlen::custom(salt_len))?;
+            ctx.set_rsa_pss_saltlen(RsaPssSaltlen::custom(i32::from(salt_len)))?;
         }
-        KeyKind::Ec => {}
+        Scheme::Ecdsa => {}
     }
     ctx.set_signature_md(Md::from_nid(alg.digest.type_()).ok_or(CrlError::BadSignature)?)?;
     let ok = ctx.verify(digest, signature);

@@ -397,6 +397,25 @@ fn rsa_pss_crl_verifies() {
 }
 
 #[test]
+fn rsa_pss_crl_outside_the_policy() {
+    let ca = rsa_ca();
+    let pss = ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"];
+    // SHA-1 inside RSASSA-PSS-params is weak like sha1WithRSAEncryption.
+    let (der, _) = ca.gencrl("crl_ext", &[&pss[..], &["-md", "sha1"]].concat());
+    let header = parse_crl(&der, MAX).unwrap();
+    let e = verify_signature(&header, &ca.cert()).unwrap_err();
+    assert_eq!(e.code(), "CRL_WEAK_ALGORITHM", "{e:?}");
+    // MGF1 over another hash than the message's is not supported.
+    let (der, _) = ca.gencrl(
+        "crl_ext",
+        &[&pss[..], &["-sigopt", "rsa_mgf1_md:sha384"]].concat(),
+    );
+    let header = parse_crl(&der, MAX).unwrap();
+    let e = verify_signature(&header, &ca.cert()).unwrap_err();
+    assert_eq!(e.code(), "CRL_UNSUPPORTED_ALGORITHM", "{e:?}");
+}
+
+#[test]
 fn sha1_crl_is_weak() {
     let ca = rsa_ca();
     let (der, _) = ca.gencrl("crl_ext", &["-md", "sha1"]);

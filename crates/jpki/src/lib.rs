@@ -8,6 +8,8 @@
 //!   (代替文字使用位置), parsed from a signing certificate's subjectAltName;
 //! - [`dp_name`]: CRL distribution point names as text, the key of a CRL partition;
 //! - [`oid`]: the JPKI object identifiers;
+//! - [`algorithm`]: the signature-algorithm policy (accepted, weak, unknown) that every verifier
+//!   of certificates, CRLs and CMS consults;
 //! - [`Reason`]: CRL revocation reasons with the meaning J-LIS gives them;
 //! - [`ocsp`]: RFC 6960 OCSP request and response types, without cryptography;
 //! - [`status`]: the revocation status of a certificate ([`CertStatus`]) with the freshness it
@@ -17,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod algorithm;
 mod basic_info;
 mod dob;
 pub mod dp_name;

@@ -4,6 +4,7 @@
 
 use const_oid::ObjectIdentifier;
 use der::Decode;
+use jpki::algorithm::{self, Accepted, AlgorithmError};
 use jpki::{CertKind, PolicyClass, Serial, classify_policy};
 use openssl::pkey::{PKey, Public};
 use openssl::x509::X509;
@@ -48,7 +49,8 @@ pub(crate) struct ParsedCert {
     pub serial: Serial,
     pub not_before: i64,
     pub not_after: i64,
-    pub signature_alg: ObjectIdentifier,
+    /// The certificate's signatureAlgorithm as the policy table judges it.
+    pub signature_alg: Result<Accepted, AlgorithmError>,
     pub aki: Option<Vec<u8>>,
     pub ski: Option<Vec<u8>>,
     /// (critical, policy OIDs)
@@ -115,7 +117,7 @@ impl ParsedCert {
             serial,
             not_before: unix(tbs.validity().not_before),
             not_after: unix(tbs.validity().not_after),
-            signature_alg: cert.signature_algorithm().oid,
+            signature_alg: algorithm::classify_identifier(&cert.signature_algorithm().into()),
             aki: None,
             ski: None,
             policies: None,
@@ -266,24 +268,12 @@ pub(crate) fn check_validity(what: &str, not_before: i64, not_after: i64, at: i6
     Ok(())
 }
 
-/// Certificate signature algorithms: accepted, or refused with their reason.
-pub(crate) fn check_cert_signature_alg(oid: &ObjectIdentifier) -> Result<(), Failure> {
-    match oid.to_string().as_str() {
-        "1.2.840.113549.1.1.11"
-        | "1.2.840.113549.1.1.12"
-        | "1.2.840.113549.1.1.13"
-        | "1.2.840.113549.1.1.10"
-        | "1.2.840.10045.4.3.2"
-        | "1.2.840.10045.4.3.3"
-        | "1.2.840.10045.4.3.4" => Ok(()),
-        "1.2.840.113549.1.1.5" | "1.2.840.113549.1.1.4" | "1.2.840.10045.4.1" => Err(Failure::new(
-            ReasonCode::CryptoConstraintsFailure,
-            format!("certificate signed with a refused algorithm ({oid})"),
-        )),
-        _ => Err(Failure::new(
-            ReasonCode::UnsupportedAlgorithm,
-            format!("certificate signature algorithm {oid} is not supported"),
-        )),
+/// Certificate signature algorithms: accepted by the policy table ([`jpki::algorithm`]), or
+/// refused with its reason.
+pub(crate) fn check_cert_signature_alg(alg: &Result<Accepted, AlgorithmError>) -> Result<(), Failure> {
+    match alg {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::refused_algorithm("certificate signatureAlgorithm", e)),
     }
 }
 

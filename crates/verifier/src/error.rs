@@ -1,6 +1,8 @@
 //! Errors: [`Failure`] is a verification outcome other than "valid" on its way to the report;
 //! [`TrustError`] is a configuration error building a [`crate::TrustStore`].
 
+use jpki::algorithm::AlgorithmError;
+
 use crate::report::ReasonCode;
 
 /// Why a verification step did not succeed: a stable code and a human message.
@@ -24,6 +26,24 @@ impl Failure {
     /// `MALFORMED_INPUT` with `message`.
     pub fn malformed(message: impl Into<String>) -> Failure {
         Failure::new(ReasonCode::MalformedInput, message)
+    }
+
+    /// An algorithm the policy table ([`jpki::algorithm`]) refused, in `what` (the field):
+    /// weak algorithms are `CRYPTO_CONSTRAINTS_FAILURE`, unknown ones and RSASSA-PSS parameters
+    /// outside the policy `UNSUPPORTED_ALGORITHM`, malformed identifiers `MALFORMED_INPUT`.
+    pub(crate) fn refused_algorithm(what: &str, e: &AlgorithmError) -> Failure {
+        let code = match e {
+            AlgorithmError::Weak { .. } => ReasonCode::CryptoConstraintsFailure,
+            AlgorithmError::MalformedParameters { .. } | AlgorithmError::Malformed { .. } => {
+                ReasonCode::MalformedInput
+            }
+            _ => ReasonCode::UnsupportedAlgorithm,
+        };
+        let message = match e {
+            AlgorithmError::Weak { .. } => format!("{what}: {e}, refused for signatures (CRYPTREC)"),
+            _ => format!("{what}: {e}"),
+        };
+        Failure::new(code, message)
     }
 }
 

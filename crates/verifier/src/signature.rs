@@ -1,6 +1,7 @@
 //! Raw signature verification: RSASSA-PKCS1-v1_5 and RSASSA-PSS over data or a supplied digest
 //! (SHA-256/384/512), ECDSA P-384. SHA-1 and MD5 are refused (`CRYPTO_CONSTRAINTS_FAILURE`).
 
+use jpki::algorithm::Hash;
 use openssl::hash::MessageDigest;
 use openssl::md::{Md, MdRef};
 use openssl::pkey::{Id, PKey, Public};
@@ -27,6 +28,16 @@ pub enum HashAlg {
     Sha384,
     /// SHA-512.
     Sha512,
+}
+
+impl From<Hash> for HashAlg {
+    fn from(hash: Hash) -> HashAlg {
+        match hash {
+            Hash::Sha256 => HashAlg::Sha256,
+            Hash::Sha384 => HashAlg::Sha384,
+            Hash::Sha512 => HashAlg::Sha512,
+        }
+    }
 }
 
 impl HashAlg {

@@ -116,6 +116,63 @@ fn cms_agrees_with_openssl_cms_verify() {
 }
 
 #[test]
+fn cms_rsassa_pss_by_policy() {
+    let p = pki();
+    let d = &p.dir;
+    let v = p.verifier(&["root"]);
+    let pss = ["-nodetach", "-keyopt", "rsa_padding_mode:pss"];
+    // Salt = hash length: both accept.
+    cms_sign(
+        d,
+        "pss.p7s",
+        &[&pss[..], &["-keyopt", "rsa_pss_saltlen:digest"]].concat(),
+    );
+    assert!(cms_judge(d, "pss.p7s", None));
+    let r = v.verify_cms(&p.file("pss.p7s"), None, Some(CertKind::Signing), now(), &good());
+    assert!(r.is_valid(), "{}", r.to_json_pretty());
+    assert_eq!(
+        serde_json::to_value(&r).unwrap()["cms"]["signature_algorithm"],
+        "1.2.840.113549.1.1.10"
+    );
+    // The largest salt: valid for OpenSSL, refused here (the salt must be the hash length).
+    cms_sign(
+        d,
+        "pss-max.p7s",
+        &[&pss[..], &["-keyopt", "rsa_pss_saltlen:max"]].concat(),
+    );
+    assert!(cms_judge(d, "pss-max.p7s", None));
+    let r = v.verify_cms(&p.file("pss-max.p7s"), None, None, now(), &good());
+    assert_eq!(
+        r.reason,
+        Some(ReasonCode::UnsupportedAlgorithm),
+        "{}",
+        r.to_json_pretty()
+    );
+    // MGF1 over another hash than the message's: refused.
+    cms_sign(
+        d,
+        "pss-mgf.p7s",
+        &[
+            &pss[..],
+            &[
+                "-keyopt",
+                "rsa_pss_saltlen:digest",
+                "-keyopt",
+                "rsa_mgf1_md:sha384",
+            ],
+        ]
+        .concat(),
+    );
+    let r = v.verify_cms(&p.file("pss-mgf.p7s"), None, None, now(), &good());
+    assert_eq!(
+        r.reason,
+        Some(ReasonCode::UnsupportedAlgorithm),
+        "{}",
+        r.to_json_pretty()
+    );
+}
+
+#[test]
 fn cms_stricter_than_openssl_by_policy() {
     let p = pki();
     let d = &p.dir;

@@ -11,9 +11,11 @@
 //! - The signer certificate is taken from `certificates` by `issuerAndSerialNumber` or
 //!   `subjectKeyIdentifier`; it is then judged exactly like a raw signature's certificate.
 //!   Other certificates in the message are ignored: chains end at the trust store's roots.
-//! - Digests SHA-256/384/512; signature algorithms rsaEncryption or shaNNNWithRSAEncryption
-//!   (PKCS#1 v1.5), RSASSA-PSS (hash = MGF1 hash = digestAlgorithm, salt = hash length) and
-//!   ecdsa-with-SHANNN. SHA-1 and MD5 are refused with `CRYPTO_CONSTRAINTS_FAILURE`.
+//! - Digests and signature algorithms as the policy table [`jpki::algorithm`] accepts them
+//!   (SHA-256/384/512; shaNNNWithRSAEncryption, RSASSA-PSS, ecdsa-with-SHANNN), plus rsaEncryption
+//!   and id-ecPublicKey as the signatureAlgorithm. The signature's hash must be the
+//!   digestAlgorithm, and an RSASSA-PSS salt the hash length. SHA-1 and MD5 are refused with
+//!   `CRYPTO_CONSTRAINTS_FAILURE`.
 //!
 //! [RFC 5652]: https://www.rfc-editor.org/rfc/rfc5652
 
@@ -39,7 +41,6 @@ const ATTR_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 const ATTR_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 const ATTR_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 const EXT_SKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
-const MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
 
 /// How the SignerInfo named its certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -403,21 +404,6 @@ fn parse_encap(eci: AnyRef<'_>) -> Result<(ObjectIdentifier, Option<&[u8]>), Fai
     };
     finish(r, "encapContentInfo")?;
     Ok((oid, content))
-}
-
-/// The digest algorithm OID as a [`HashAlg`] (SHA-1 and MD5 included, to be refused later).
-fn hash_of(oid: &ObjectIdentifier) -> Result<HashAlg, Failure> {
-    match oid.to_string().as_str() {
-        "2.16.840.1.101.3.4.2.1" => Ok(HashAlg::Sha256),
-        "2.16.840.1.101.3.4.2.2" => Ok(HashAlg::Sha384),
-        "2.16.840.1.101.3.4.2.3" => Ok(HashAlg::Sha512),
-        "1.3.14.3.2.26" => Ok(HashAlg::Sha1),
-        "1.2.840.113549.2.5" => Ok(HashAlg::Md5),
-        other => Err(Failure::new(
-            ReasonCode::UnsupportedAlgorithm,
-            format!("CMS digest algorithm {other} is not supported"),
-        )),
-    }
 }
 
 mod signer;

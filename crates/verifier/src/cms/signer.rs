@@ -2,14 +2,16 @@
 //! certificate among those carried, and the signed attributes (contentType, messageDigest,
 //! signingTime).
 
+use jpki::algorithm;
+
 use super::*;
 
 impl<'a> SignedData<'a> {
-    /// The signer's digest algorithm (SHA-1 and MD5 are refused here).
+    /// The signer's digest algorithm, judged by the policy table (SHA-1 and MD5 are refused).
     pub fn digest(&self) -> Result<HashAlg, Failure> {
-        let h = hash_of(&self.digest_alg.oid)?;
-        h.allowed()?;
-        Ok(h)
+        algorithm::digest(&self.digest_alg.oid)
+            .map(HashAlg::from)
+            .map_err(|e| Failure::refused_algorithm("CMS digestAlgorithm", &e))
     }
 
     /// How the SignerInfo identifies its certificate.
@@ -59,43 +61,46 @@ impl<'a> SignedData<'a> {
     }
 
     /// The signature scheme and hash, from signatureAlgorithm and digestAlgorithm.
+    ///
+    /// The signature algorithm is judged by the policy table ([`jpki::algorithm`]); its hash must
+    /// be the digestAlgorithm, and an RSASSA-PSS salt must be the hash length (what
+    /// [`crate::signature`] verifies with). rsaEncryption and id-ecPublicKey, which some signers
+    /// write as the signatureAlgorithm (RFC 3370 §3.2, RFC 5753 §7.1.3), take the
+    /// digestAlgorithm's hash.
     pub fn scheme(&self) -> Result<(Scheme, HashAlg), Failure> {
         let digest = self.digest()?;
-        let oid = self.signature_alg.oid.to_string();
-        let with = |h: HashAlg, scheme: Scheme| -> Result<(Scheme, HashAlg), Failure> {
-            h.allowed()?;
-            if h != digest {
-                return Err(Failure::new(
-                    ReasonCode::UnsupportedAlgorithm,
-                    format!("CMS signatureAlgorithm {oid} does not match digestAlgorithm {digest:?}"),
-                ));
-            }
-            Ok((scheme, h))
-        };
-        if oid != "1.2.840.113549.1.1.10" {
+        let oid = self.signature_alg.oid;
+        if oid == algorithm::RSA_ENCRYPTION || oid == algorithm::EC_PUBLIC_KEY {
             no_params(&self.signature_alg, "signatureAlgorithm")?;
+            let scheme = if oid == algorithm::RSA_ENCRYPTION {
+                Scheme::Pkcs1
+            } else {
+                Scheme::Ecdsa
+            };
+            return Ok((scheme, digest));
         }
-        match oid.as_str() {
-            "1.2.840.113549.1.1.1" => Ok((Scheme::Pkcs1, digest)),
-            "1.2.840.113549.1.1.11" => with(HashAlg::Sha256, Scheme::Pkcs1),
-            "1.2.840.113549.1.1.12" => with(HashAlg::Sha384, Scheme::Pkcs1),
-            "1.2.840.113549.1.1.13" => with(HashAlg::Sha512, Scheme::Pkcs1),
-            "1.2.840.113549.1.1.5" => with(HashAlg::Sha1, Scheme::Pkcs1),
-            "1.2.840.113549.1.1.4" => with(HashAlg::Md5, Scheme::Pkcs1),
-            "1.2.840.113549.1.1.10" => {
-                let h = pss_hash(self.signature_alg.parameters.as_ref())?;
-                with(h, Scheme::Pss)
+        let accepted = algorithm::classify_identifier(&self.signature_alg)
+            .map_err(|e| Failure::refused_algorithm("CMS signatureAlgorithm", &e))?;
+        let unsupported = |m: String| Failure::new(ReasonCode::UnsupportedAlgorithm, m);
+        let scheme = match accepted.scheme {
+            algorithm::Scheme::RsaPkcs1 => Scheme::Pkcs1,
+            algorithm::Scheme::Ecdsa => Scheme::Ecdsa,
+            algorithm::Scheme::RsaPss { salt_len } => {
+                if usize::from(salt_len) != accepted.hash.digest_len() {
+                    return Err(unsupported(
+                        "CMS RSASSA-PSS: salt length is not the hash length".to_owned(),
+                    ));
+                }
+                Scheme::Pss
             }
-            "1.2.840.10045.2.1" => Ok((Scheme::Ecdsa, digest)),
-            "1.2.840.10045.4.3.2" => with(HashAlg::Sha256, Scheme::Ecdsa),
-            "1.2.840.10045.4.3.3" => with(HashAlg::Sha384, Scheme::Ecdsa),
-            "1.2.840.10045.4.3.4" => with(HashAlg::Sha512, Scheme::Ecdsa),
-            "1.2.840.10045.4.1" => with(HashAlg::Sha1, Scheme::Ecdsa),
-            other => Err(Failure::new(
-                ReasonCode::UnsupportedAlgorithm,
-                format!("CMS signature algorithm {other} is not supported"),
-            )),
+        };
+        let hash = HashAlg::from(accepted.hash);
+        if hash != digest {
+            return Err(unsupported(format!(
+                "CMS signatureAlgorithm {oid} does not match digestAlgorithm {digest:?}"
+            )));
         }
+        Ok((scheme, hash))
     }
 
     /// Checks and returns the signed attributes; `contentType` must equal `eContentType`.
@@ -173,70 +178,4 @@ impl<'a> SignedData<'a> {
             signed_der,
         })
     }
-}
-
-/// The hash of RSASSA-PSS parameters that this verifier supports: hash = MGF1 hash, salt = hash
-/// length, trailer 1.
-///
-/// ```asn1
-/// RSASSA-PSS-params ::= SEQUENCE {
-///   hashAlgorithm      [0] HashAlgorithm    DEFAULT sha1,
-///   maskGenAlgorithm   [1] MaskGenAlgorithm DEFAULT mgf1SHA1,
-///   saltLength         [2] INTEGER          DEFAULT 20,
-///   trailerField       [3] TrailerField     DEFAULT trailerFieldBC }
-/// ```
-fn pss_hash(params: Option<&AnyRef<'_>>) -> Result<HashAlg, Failure> {
-    let unsupported =
-        |m: &str| Failure::new(ReasonCode::UnsupportedAlgorithm, format!("CMS RSASSA-PSS: {m}"));
-    let params = params.ok_or_else(|| unsupported("parameters missing"))?;
-    if params.tag() != Tag::Sequence {
-        return Err(unsupported("parameters are not a SEQUENCE"));
-    }
-    let mut r = reader(params.value(), "RSASSA-PSS-params")?;
-    let mut hash = HashAlg::Sha1;
-    let mut mgf_hash = HashAlg::Sha1;
-    let mut salt: u64 = 20;
-    if peek_is(&r, ctx(0, true)) {
-        let h = expect(&mut r, ctx(0, true), "PSS hashAlgorithm")?;
-        let alg = AlgorithmIdentifierRef::from_der(h.value()).map_err(bad("PSS hashAlgorithm"))?;
-        hash = hash_of(&alg.oid)?;
-    }
-    if peek_is(&r, ctx(1, true)) {
-        let m = expect(&mut r, ctx(1, true), "PSS maskGenAlgorithm")?;
-        let alg = AlgorithmIdentifierRef::from_der(m.value()).map_err(bad("PSS maskGenAlgorithm"))?;
-        if alg.oid != MGF1 {
-            return Err(unsupported("mask generation is not MGF1"));
-        }
-        let inner = alg
-            .parameters
-            .ok_or_else(|| unsupported("MGF1 without a hash"))?
-            .decode_as::<AlgorithmIdentifierRef<'_>>()
-            .map_err(bad("PSS MGF1 hash"))?;
-        mgf_hash = hash_of(&inner.oid)?;
-    }
-    if peek_is(&r, ctx(2, true)) {
-        let s = expect(&mut r, ctx(2, true), "PSS saltLength")?;
-        salt = der::asn1::Uint::from_der(s.value())
-            .ok()
-            .and_then(|u| {
-                let b = u.as_bytes();
-                (b.len() <= 8).then(|| b.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)))
-            })
-            .ok_or_else(|| unsupported("saltLength"))?;
-    }
-    if peek_is(&r, ctx(3, true)) {
-        let t = expect(&mut r, ctx(3, true), "PSS trailerField")?;
-        if t.value() != [0x02, 0x01, 0x01] {
-            return Err(unsupported("trailerField is not 1"));
-        }
-    }
-    finish(r, "RSASSA-PSS-params")?;
-    hash.allowed()?;
-    if mgf_hash != hash {
-        return Err(unsupported("MGF1 hash differs from the message hash"));
-    }
-    if salt != u64::try_from(hash.digest_len()).unwrap_or(0) {
-        return Err(unsupported("salt length is not the hash length"));
-    }
-    Ok(hash)
 }
