@@ -248,7 +248,10 @@ impl DeltaEvent {
                 (EVENT, EVENT_REVOKED.to_owned()),
                 (ISSUER_KEY_ID, hex_lower(&r.issuer_key_id)),
                 (SERIAL, r.serial.to_hex()),
-                (REASON, r.reason.map(Reason::rfc_name).unwrap_or_default().to_owned()),
+                (
+                    REASON,
+                    r.reason.map(Reason::rfc_name).unwrap_or_default().to_owned(),
+                ),
                 (REVOKED_AT, r.revoked_at.to_string()),
                 (PARTITION, r.partition.clone()),
                 (CRL_NUMBER, r.crl_number.clone()),
@@ -503,7 +506,9 @@ fn reason(s: &str) -> Result<Option<Reason>, EventError> {
     }
     Reason::from_rfc_name(s)
         .map(Some)
-        .ok_or_else(|| EventError::BadReason { found: quote(s.as_bytes()) })
+        .ok_or_else(|| EventError::BadReason {
+            found: quote(s.as_bytes()),
+        })
 }
 
 /// A decimal integer: an optional `-`, then digits only (no `+`, no spaces).
@@ -558,10 +563,7 @@ mod tests {
             ("partition", "sign-2023/131016"),
             ("crl_number", "07+1A"),
         ];
-        assert_eq!(
-            f.iter().map(|(n, v)| (*n, v.as_str())).collect::<Vec<_>>(),
-            want
-        );
+        assert_eq!(f.iter().map(|(n, v)| (*n, v.as_str())).collect::<Vec<_>>(), want);
         let b = DeltaEvent::Baseline(PartitionBaseline {
             issuer_key_id: vec![0xFF],
             partition: "p2".into(),
@@ -631,14 +633,26 @@ mod tests {
         assert_eq!(code(with("issuer_key_id", "abc")), "DELTA_EVENT_BAD_HEX");
         assert_eq!(code(with("issuer_key_id", "zz")), "DELTA_EVENT_BAD_HEX");
         assert_eq!(code(with("issuer_key_id", "")), "DELTA_EVENT_EMPTY_FIELD");
-        assert_eq!(code(with("issuer_key_id", &"ab".repeat(33))), "DELTA_EVENT_FIELD_TOO_LONG");
+        assert_eq!(
+            code(with("issuer_key_id", &"ab".repeat(33))),
+            "DELTA_EVENT_FIELD_TOO_LONG"
+        );
         assert_eq!(code(with("serial", "0x01")), "DELTA_EVENT_BAD_HEX");
         assert_eq!(code(with("serial", &"01".repeat(21))), "DELTA_EVENT_BAD_SERIAL");
-        assert_eq!(code(with("serial", &"01".repeat(22))), "DELTA_EVENT_FIELD_TOO_LONG");
+        assert_eq!(
+            code(with("serial", &"01".repeat(22))),
+            "DELTA_EVENT_FIELD_TOO_LONG"
+        );
         assert_eq!(code(with("reason", "lostCard")), "DELTA_EVENT_BAD_REASON");
         assert_eq!(code(with("revoked_at", "+1")), "DELTA_EVENT_BAD_NUMBER");
-        assert_eq!(code(with("revoked_at", "99999999999999999999")), "DELTA_EVENT_BAD_NUMBER");
-        assert_eq!(code(with("partition", &"p".repeat(1025))), "DELTA_EVENT_FIELD_TOO_LONG");
+        assert_eq!(
+            code(with("revoked_at", "99999999999999999999")),
+            "DELTA_EVENT_BAD_NUMBER"
+        );
+        assert_eq!(
+            code(with("partition", &"p".repeat(1025))),
+            "DELTA_EVENT_FIELD_TOO_LONG"
+        );
         assert_eq!(code(with("crl_number", "07,08")), "DELTA_EVENT_BAD_HEX");
         let missing: Vec<_> = base.iter().filter(|(n, _)| *n != "serial").cloned().collect();
         assert_eq!(
@@ -647,14 +661,25 @@ mod tests {
         );
         let mut twice = base.clone();
         twice.push(("serial", "02".into()));
-        assert_eq!(code(DeltaEvent::from_fields(twice).unwrap_err()), "DELTA_EVENT_DUPLICATE_FIELD");
+        assert_eq!(
+            code(DeltaEvent::from_fields(twice).unwrap_err()),
+            "DELTA_EVENT_DUPLICATE_FIELD"
+        );
         let mut twice = base.clone();
         twice.push(("x", String::new()));
         twice.push(("x", String::new()));
-        assert_eq!(code(DeltaEvent::from_fields(twice).unwrap_err()), "DELTA_EVENT_DUPLICATE_FIELD");
-        let many: Vec<(String, String)> = (0..MAX_FIELDS).map(|i| (format!("x{i}"), String::new())).collect();
+        assert_eq!(
+            code(DeltaEvent::from_fields(twice).unwrap_err()),
+            "DELTA_EVENT_DUPLICATE_FIELD"
+        );
+        let many: Vec<(String, String)> = (0..MAX_FIELDS)
+            .map(|i| (format!("x{i}"), String::new()))
+            .collect();
         let many = base.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).chain(many);
-        assert_eq!(code(DeltaEvent::from_fields(many).unwrap_err()), "DELTA_EVENT_TOO_MANY_FIELDS");
+        assert_eq!(
+            code(DeltaEvent::from_fields(many).unwrap_err()),
+            "DELTA_EVENT_TOO_MANY_FIELDS"
+        );
         let not_text = vec![(b"event".to_vec(), vec![0xFF, 0xFE])];
         assert_eq!(
             DeltaEvent::from_fields(not_text).unwrap_err(),

@@ -120,8 +120,8 @@ pub use delta::{Change, Changes, Delta, changes, delta, delta_from_empty};
 pub use entry::{Entry, MAX_CRL_NUMBER_OCTETS, MAX_PARTITION_ID_BYTES, NO_REASON, PartitionMeta, Revoked};
 pub use error::{Error, Result};
 pub use event::{
-    DeltaEvent, EVENT_BASELINE, EVENT_REVOKED, EventError, MAX_CRL_NUMBERS_LEN, MAX_FIELDS, MAX_SERIAL_OCTETS,
-    PartitionBaseline, RevokedCertificate,
+    DeltaEvent, EVENT_BASELINE, EVENT_REVOKED, EventError, MAX_CRL_NUMBERS_LEN, MAX_FIELDS,
+    MAX_SERIAL_OCTETS, PartitionBaseline, RevokedCertificate,
 };
 pub use format::{Checksum, FORMAT_VERSION, MAGIC, checksum};
 pub use holder::{HolderReader, SnapshotHolder};
