@@ -16,7 +16,7 @@
 //! | `baseline` | `issuer_key_id`, `partition`, `crl_number`, `entries`, `this_update` | a partition indexed for the first time: its entries are the state of the world, not news |
 //!
 //! Values:
-//! - `issuer_key_id`: the CA key identifier (1 to [`MAX_KEY_ID_LEN`] bytes), lower-case hex
+//! - `issuer_key_id`: the CA key identifier (1 to 32 bytes), lower-case hex
 //!   (upper case is read too);
 //! - `serial`: the certificate serial (at most [`MAX_SERIAL_OCTETS`] octets), upper-case hex of its
 //!   magnitude as OpenSSL prints it (`00` for zero);
@@ -74,7 +74,7 @@ pub enum DeltaEvent {
 /// partition but not the certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokedCertificate {
-    /// The CA key identifier, 1 to [`MAX_KEY_ID_LEN`] bytes.
+    /// The CA key identifier, 1 to 32 bytes.
     pub issuer_key_id: Vec<u8>,
     /// The certificate serial.
     pub serial: Serial,
@@ -92,7 +92,7 @@ pub struct RevokedCertificate {
 /// not announced one by one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionBaseline {
-    /// The CA key identifier, 1 to [`MAX_KEY_ID_LEN`] bytes.
+    /// The CA key identifier, 1 to 32 bytes.
     pub issuer_key_id: Vec<u8>,
     /// The partition id.
     pub partition: String,
@@ -453,7 +453,7 @@ fn key_id(s: &str) -> Result<Vec<u8>, EventError> {
             max: MAX_KEY_ID_LEN,
         });
     }
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(EventError::BadHex { field: ISSUER_KEY_ID });
     }
     s.as_bytes()

@@ -335,8 +335,9 @@ pub async fn cli(args: &[&str]) -> (i32, String, String) {
     tokio::task::spawn_blocking(move || {
         // Set for sp-gateway's own tests only; other crates that share this harness do not run
         // the binary.
-        let exe =
-            option_env!("CARGO_BIN_EXE_sp-gateway").expect("the sp-gateway binary (its own tests only)");
+        let Some(exe) = option_env!("CARGO_BIN_EXE_sp-gateway") else {
+            panic!("the sp-gateway binary is built for sp-gateway's own tests only");
+        };
         let out = std::process::Command::new(exe)
             .args(&args)
             .env("RUST_LOG", "warn")
