@@ -2,15 +2,13 @@
 //! key per (CA key, CRL numbers), so a rerun for the same CRLs adds nothing twice and a crash
 //! mid-way leaves either all entries or none.
 //!
-//! Two kinds of stream entries, told apart by the `event` field:
+//! The entries are [`revocation::DeltaEvent`]s, encoded by [`revocation::DeltaEvent::to_fields`]:
+//! that type is the contract with the stream's readers and documents every field. Two kinds:
 //!
-//! - `revoked`: one per newly revoked certificate. Fields: `event`, `issuer_key_id` (hex),
-//!   `serial` (hex as OpenSSL prints it), `reason` (RFC 5280 name or empty), `revoked_at` (unix
-//!   seconds), `partition`, `crl_number` (the CRL numbers of the delta, hex, joined with `+`).
+//! - `revoked`: one per newly revoked certificate ([`RevokedEvent`], with the CA key and the CRL
+//!   numbers of the delta, joined with `+`).
 //! - `baseline`: one per partition whose CRL is indexed for the first time (no previous snapshot
-//!   of that CA key, or a previous snapshot without that partition). Fields: `event`,
-//!   `issuer_key_id`, `partition`, `crl_number` (that partition's CRL number, hex), `entries`
-//!   (how many entries its CRL listed), `this_update` (unix seconds).
+//!   of that CA key, or a previous snapshot without that partition) ([`BaselineMarker`]).
 //!
 //! **The baseline rule.** The entries of a partition's first snapshot are the state of the world,
 //! not news: a J-LIS CRL lists every unexpired revoked certificate (about 20 million), and one
@@ -24,22 +22,19 @@
 
 use std::path::Path;
 
+use jpki::{Reason, Serial};
 use redis::AsyncCommands;
-
-/// The `event` field of a newly revoked certificate.
-pub const EVENT_REVOKED: &str = "revoked";
-/// The `event` field of a partition's baseline marker.
-pub const EVENT_BASELINE: &str = "baseline";
+use revocation::{DeltaEvent, PartitionBaseline, RevokedCertificate};
 
 /// One newly revoked certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokedEvent {
-    /// Serial in hex.
-    pub serial_hex: String,
+    /// Its serial.
+    pub serial: Serial,
     /// Revocation time, unix seconds.
     pub revoked_at: i64,
-    /// RFC 5280 reason name, if the CRL gave one.
-    pub reason: Option<&'static str>,
+    /// The CRL entry's reasonCode, if it had one.
+    pub reason: Option<Reason>,
     /// The partition id whose CRL listed it.
     pub partition: String,
 }
@@ -101,9 +96,9 @@ pub fn events_of(delta: &revocation::Delta) -> Vec<RevokedEvent> {
         .iter()
         .filter(|e| old.get(usize::from(e.partition)).copied().unwrap_or(false))
         .map(|e| RevokedEvent {
-            serial_hex: e.serial.to_hex(),
+            serial: e.serial,
             revoked_at: e.revoked_at,
-            reason: e.reason.map(|r| r.rfc_name()),
+            reason: e.reason,
             partition: delta.partition_name(e.partition).unwrap_or_default(),
         })
         .collect()
@@ -185,6 +180,10 @@ pub enum PublishError {
     /// The new snapshot, whose partitions the baseline markers describe, could not be read.
     #[error("snapshot: {0}")]
     Snapshot(String),
+    /// An event is out of the stream format's bounds (a key id or partition id too long, a CRL
+    /// number that is not hex): its readers would reject it, so nothing is appended.
+    #[error("event: {0}")]
+    Event(#[from] revocation::EventError),
 }
 
 impl PublishError {
@@ -193,6 +192,7 @@ impl PublishError {
         match self {
             PublishError::Redis(_) => "DELTA_PUBLISH_REDIS",
             PublishError::Snapshot(_) => "DELTA_PUBLISH_SNAPSHOT",
+            PublishError::Event(_) => "DELTA_PUBLISH_EVENT",
         }
     }
 }
@@ -229,6 +229,42 @@ pub async fn publish(
     .await
 }
 
+/// The stream entries of a publication, markers first, each checked against the bounds its
+/// readers enforce.
+fn stream_entries(
+    issuer_key_id_hex: &str,
+    crl_number_hex: &str,
+    baselines: &[BaselineMarker],
+    events: &[RevokedEvent],
+) -> Result<Vec<DeltaEvent>, PublishError> {
+    let issuer_key_id = hex::decode(issuer_key_id_hex).map_err(|_| revocation::EventError::BadHex {
+        field: "issuer_key_id",
+    })?;
+    let baselines = baselines.iter().map(|b| {
+        DeltaEvent::Baseline(PartitionBaseline {
+            issuer_key_id: issuer_key_id.clone(),
+            partition: b.partition.clone(),
+            crl_number: b.crl_number_hex.clone(),
+            entries: b.entries,
+            this_update: b.this_update,
+        })
+    });
+    let events = events.iter().map(|e| {
+        DeltaEvent::Revoked(RevokedCertificate {
+            issuer_key_id: issuer_key_id.clone(),
+            serial: e.serial,
+            reason: e.reason,
+            revoked_at: e.revoked_at,
+            partition: e.partition.clone(),
+            crl_number: crl_number_hex.to_owned(),
+        })
+    });
+    baselines
+        .chain(events)
+        .map(|e| e.validate().map(|()| e).map_err(PublishError::from))
+        .collect()
+}
+
 async fn append_once(
     conn: &mut redis::aio::MultiplexedConnection,
     stream: &str,
@@ -237,6 +273,7 @@ async fn append_once(
     baselines: &[BaselineMarker],
     events: &[RevokedEvent],
 ) -> Result<Published, PublishError> {
+    let entries = stream_entries(issuer_key_id_hex, crl_number_hex, baselines, events)?;
     let marker = format!("{stream}:published:{issuer_key_id_hex}:{crl_number_hex}");
     // WATCH the marker so that two concurrent runs cannot both publish.
     redis::cmd("WATCH").arg(&marker).exec_async(conn).await?;
@@ -247,38 +284,8 @@ async fn append_once(
     }
     let mut pipe = redis::pipe();
     pipe.atomic();
-    for b in baselines {
-        let (entries, at) = (b.entries.to_string(), b.this_update.to_string());
-        pipe.xadd(
-            stream,
-            "*",
-            &[
-                ("event", EVENT_BASELINE),
-                ("issuer_key_id", issuer_key_id_hex),
-                ("partition", b.partition.as_str()),
-                ("crl_number", b.crl_number_hex.as_str()),
-                ("entries", entries.as_str()),
-                ("this_update", at.as_str()),
-            ],
-        )
-        .ignore();
-    }
-    for e in events {
-        let at = e.revoked_at.to_string();
-        pipe.xadd(
-            stream,
-            "*",
-            &[
-                ("event", EVENT_REVOKED),
-                ("issuer_key_id", issuer_key_id_hex),
-                ("serial", e.serial_hex.as_str()),
-                ("reason", e.reason.unwrap_or("")),
-                ("revoked_at", at.as_str()),
-                ("partition", e.partition.as_str()),
-                ("crl_number", crl_number_hex),
-            ],
-        )
-        .ignore();
+    for e in &entries {
+        pipe.xadd(stream, "*", &e.to_fields()).ignore();
     }
     pipe.set(&marker, baselines.len() + events.len()).ignore();
     // EXEC returns nil when the WATCHed marker changed: someone else published first.
@@ -340,7 +347,7 @@ mod tests {
         let p = publication(Some(&d), &new).unwrap();
         assert_eq!(p.events.len(), 1);
         assert_eq!(p.events[0].partition, "p1");
-        assert_eq!(p.events[0].serial_hex, "03");
+        assert_eq!(p.events[0].serial.to_hex(), "03");
         assert_eq!(
             p.baselines,
             vec![BaselineMarker {

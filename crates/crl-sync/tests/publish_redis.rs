@@ -12,9 +12,9 @@ use testkit::RedisServer;
 fn events(n: usize) -> Vec<RevokedEvent> {
     (0..n)
         .map(|i| RevokedEvent {
-            serial_hex: format!("{:08X}", 0x0100_0000 + i),
+            serial: jpki::Serial::from_u64(0x0100_0000 + i as u64),
             revoked_at: 1_795_000_000 + i as i64,
-            reason: Some("affiliationChanged"),
+            reason: Some(jpki::Reason::AffiliationChanged),
             partition: "sign-2023/131016".into(),
         })
         .collect()

@@ -6,8 +6,9 @@
 //! file that servers map read-only ([`Snapshot`]), lookups ([`Snapshot::lookup`],
 //! [`Snapshot::lookup_batch`]), the set of the newest snapshot per CA key ([`SnapshotSet`]), the
 //! holder that swaps sets atomically ([`SnapshotHolder`]) and the difference between two snapshots
-//! ([`delta`], [`changes`]). Not for: fetching, verifying or parsing CRLs (that is `crl-sync`),
-//! network I/O or async. It touches files only to write, list, map and prune snapshots.
+//! ([`delta`], [`changes`]), and the event that announces a difference on the delta stream
+//! ([`DeltaEvent`], the contract between crl-sync and the stream's readers). Not for: fetching,
+//! verifying or parsing CRLs (that is `crl-sync`), network I/O (Redis included) or async. It touches files only to write, list, map and prune snapshots.
 //!
 //! # Data model
 //! A snapshot covers one CA key (the CA certificate's subjectKeyIdentifier, 1 to 32 bytes) and
@@ -110,6 +111,7 @@ mod builder;
 mod delta;
 mod entry;
 mod error;
+mod event;
 mod format;
 mod holder;
 mod lookup;
@@ -122,6 +124,10 @@ pub use builder::{IndexBuilder, PendingSnapshot};
 pub use delta::{Change, Changes, Delta, changes, delta, delta_from_empty};
 pub use entry::{Entry, MAX_CRL_NUMBER_OCTETS, MAX_PARTITION_ID_BYTES, NO_REASON, PartitionMeta, Revoked};
 pub use error::{Error, Result};
+pub use event::{
+    DeltaEvent, EVENT_BASELINE, EVENT_REVOKED, EventError, MAX_CRL_NUMBERS_LEN, MAX_FIELDS,
+    MAX_SERIAL_OCTETS, PartitionBaseline, RevokedCertificate,
+};
 pub use format::{Checksum, FORMAT_VERSION, MAGIC, checksum};
 pub use holder::{HolderReader, SnapshotHolder};
 pub use snapshot::{Entries, Snapshot};

@@ -1,5 +1,5 @@
 //! The gateway under load, for `scripts/bench-gateway.sh`: a simulator with a few holders,
-//! snapshots built by crl-sync's builder, a real `redis-server`, and the gateway on loopback with
+//! snapshots built from its CRLs (`testkit::snapshots`), a real `redis-server`, and the gateway on loopback with
 //! one SP whose limits do not get in the way. Writes into OUT_DIR:
 //! - `ready.json`: `{base, key, id}` once serving;
 //! - `status.json`: a single-id certificate-status body;
@@ -63,32 +63,17 @@ fn main() {
     }
     sim.publish_crls(now - time::Duration::minutes(5), 48).unwrap();
     let snap = tmp.path().join("snapshots");
-    let inputs: Vec<_> = sim
+    let crls: Vec<_> = sim
         .partitions()
         .into_iter()
         .filter_map(|p| {
-            Some(crl_sync::build::CrlInput {
+            Some(testkit::snapshots::Crl {
                 partition: format!("{}/{}", p.ca, p.municipality),
-                bytes: std::fs::read(p.crl_file?).unwrap().into(),
+                der: std::fs::read(p.crl_file?).unwrap(),
             })
         })
         .collect();
-    let cas: Vec<_> = sim
-        .snapshot()
-        .cas
-        .iter()
-        .map(|c| sim.ca_certificate(&c.id).unwrap())
-        .collect();
-    let opts = crl_sync::build::BuildOptions {
-        max_crl_bytes: 1 << 26,
-        max_skew_secs: 300,
-        now: now.unix_timestamp(),
-        keep: 2,
-        collect_deltas: false,
-    };
-    std::fs::create_dir_all(&snap).unwrap();
-    let rep = crl_sync::build::build_snapshots(&snap, &cas, inputs, &opts, &indicatif::ProgressBar::hidden());
-    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+    testkit::snapshots::build(&snap, &crls, 2);
 
     let redis = testkit::RedisServer::start();
     let secret = tmp.path().join("id.secret");

@@ -1,6 +1,7 @@
 //! Webhook operations end to end: an operator replays a dead letter (once, with its event id), and
 //! consents registered before the by-serial consent index are backfilled and delivered, by the
-//! CLI and by `serve` at start.
+//! CLI and by `serve` at start. The revocations come as delta events appended by the harness
+//! (`move_and_announce`); the run with crl-sync writing them is in the integration-tests crate.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -39,7 +40,7 @@ async fn an_operator_replays_a_dead_letter_once_with_its_event_id() {
         .await;
     let (h, v, c) = e.enrol(KEY_B, true).await;
     let w = Worker::spawn(e.gw.gw.clone()).unwrap();
-    e.move_and_sync(&[&h]).await;
+    e.move_and_announce(&[&h]).await;
     let seen = wait_for(&rb, 4, Duration::from_secs(20)).await;
     assert_eq!(seen.len(), 4, "every attempt failed");
     let event_id = assert_signed(&seen[0], SECRET_B);
@@ -291,7 +292,7 @@ async fn consents_from_before_the_serial_index_are_backfilled_and_delivered() {
 
     // J-LIS revokes both certificates: only the active consent's SP is told.
     let w = Worker::spawn(e.gw.gw.clone()).unwrap();
-    e.move_and_sync(&[&h1, &h2]).await;
+    e.move_and_announce(&[&h1, &h2]).await;
     let seen = wait_for(&ra, 1, Duration::from_secs(20)).await;
     assert_eq!(seen.len(), 1, "one delivery, for the active consent only");
     assert_signed(&seen[0], SECRET_A);

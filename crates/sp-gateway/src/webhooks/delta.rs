@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use jpki::Serial;
 use redis::streams::StreamId;
+use revocation::{DeltaEvent, RevokedCertificate};
 use serde_json::json;
 
-use super::streams::{GroupReader, field};
+use super::streams::GroupReader;
 use super::{Ctx, EVENT_REVOKED, Stage};
 use crate::index::{now_unix, rfc3339};
 use crate::registry::Purpose;
@@ -27,52 +27,25 @@ return 0
 const SEEN_TTL_SECS: u64 = 35 * 86_400;
 /// At most this many consents are looked at per SP and certificate.
 const MAX_CONSENTS_PER_CERT: usize = 16;
-/// The `event` of crl-sync's baseline marker: a partition indexed for the first time, whose
-/// entries are not announced one by one (see `crl_sync::publish`). Nothing to deliver.
-const EVENT_BASELINE: &str = "baseline";
+/// Stands for a value that is not a string (Redis stream values always are): not UTF-8, so the
+/// event parse rejects it if the field is one it reads.
+const NOT_TEXT: &[u8] = &[0xFF];
 
-/// Whether an entry is a baseline marker.
-fn is_baseline(e: &StreamId) -> bool {
-    field(e, "event").as_deref() == Some(EVENT_BASELINE)
+/// A delta-stream entry as the (name, value) pairs [`DeltaEvent::from_fields`] reads.
+fn fields(e: &StreamId) -> impl Iterator<Item = (&str, &[u8])> {
+    e.map.iter().map(|(name, value)| {
+        let bytes = match value {
+            redis::Value::BulkString(b) => b.as_slice(),
+            redis::Value::SimpleString(s) => s.as_bytes(),
+            _ => NOT_TEXT,
+        };
+        (name.as_str(), bytes)
+    })
 }
 
-/// One delta event as crl-sync writes it (see `crl_sync::publish`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Revocation {
-    pub key_id_hex: String,
-    pub key_id: Vec<u8>,
-    pub serial: Serial,
-    pub reason: Option<String>,
-    pub revoked_at: i64,
-    pub crl_number: String,
-}
-
-impl Revocation {
-    /// Parses an entry; `None` for other event types or malformed fields.
-    pub fn parse(e: &StreamId) -> Option<Revocation> {
-        if field(e, "event")? != "revoked" {
-            return None;
-        }
-        let key_id_hex = field(e, "issuer_key_id")?.to_ascii_lowercase();
-        let key_id = hex::decode(&key_id_hex)
-            .ok()
-            .filter(|k| !k.is_empty() && k.len() <= 64)?;
-        let serial = Serial::from_hex(&field(e, "serial")?).ok()?;
-        let reason = field(e, "reason")
-            .filter(|r| !r.is_empty() && r.len() <= 32 && r.bytes().all(|b| b.is_ascii_alphabetic()));
-        let revoked_at = field(e, "revoked_at")?.parse().ok()?;
-        let crl_number = field(e, "crl_number")
-            .filter(|n| n.len() <= 64 && n.bytes().all(|b| b.is_ascii_hexdigit() || b == b'+'))
-            .unwrap_or_default();
-        Some(Revocation {
-            key_id_hex,
-            key_id,
-            serial,
-            reason,
-            revoked_at,
-            crl_number,
-        })
-    }
+/// Parses a delta-stream entry as crl-sync writes it.
+fn parse(e: &StreamId) -> Result<DeltaEvent, revocation::EventError> {
+    DeltaEvent::from_fields(fields(e))
 }
 
 /// One delivery to append.
@@ -97,7 +70,7 @@ pub(crate) fn event_id(sp: &str, key_id_hex: &str, serial_hex: &str, consent_id:
 /// The webhook body: ids, the serial, the reason, the revocation time and the CRL number.
 pub(crate) fn body(
     event_id: &str,
-    r: &Revocation,
+    r: &RevokedCertificate,
     consent: &HashMap<String, String>,
     consent_id: &str,
 ) -> String {
@@ -111,7 +84,7 @@ pub(crate) fn body(
             "verification_id": f("verification_id"),
             "user_id": f("user_id"),
             "serial": r.serial.to_hex(),
-            "reason": r.reason,
+            "reason": r.reason.map(jpki::Reason::rfc_name),
             "revoked_at": rfc3339(r.revoked_at),
             "crl_number": r.crl_number,
         }
@@ -143,10 +116,14 @@ impl Matcher {
 
     /// The deliveries one revocation causes: one per SP that registered the certificate and
     /// holds an active consent for it.
-    pub async fn deliveries(&self, r: &Revocation) -> Result<Vec<Delivery>, StoreError> {
+    pub async fn deliveries(&self, r: &RevokedCertificate) -> Result<Vec<Delivery>, StoreError> {
         let gw = &self.ctx.gw;
         let serial_hex = r.serial.to_hex();
-        let cert_ref = format!("{}:{serial_hex}", hex::encode(crate::ids::tag_of(&r.key_id)));
+        let key_id_hex = hex::encode(&r.issuer_key_id);
+        let cert_ref = format!(
+            "{}:{serial_hex}",
+            hex::encode(crate::ids::tag_of(&r.issuer_key_id))
+        );
         let sps: Vec<&str> = gw
             .registry
             .sps()
@@ -188,7 +165,7 @@ impl Matcher {
                 if !consent_is_active(&consent, &serial_hex, now) {
                     continue;
                 }
-                let event_id = event_id(sp, &r.key_id_hex, &serial_hex, &id);
+                let event_id = event_id(sp, &key_id_hex, &serial_hex, &id);
                 out.push(Delivery {
                     sp: (*sp).to_owned(),
                     body: body(&event_id, r, &consent, &id),
@@ -220,22 +197,18 @@ impl Matcher {
     async fn handle(&self, entries: Vec<StreamId>) -> Result<(), StoreError> {
         let m = &self.ctx.gw.metrics;
         for e in entries {
-            match Revocation::parse(&e) {
-                None if is_baseline(&e) => {
+            match parse(&e) {
+                Ok(DeltaEvent::Baseline(b)) => {
                     m.webhook_delta_events.with_label_values(&["baseline"]).inc();
                     tracing::info!(
                         entry = %e.id,
-                        issuer_key_id = field(&e, "issuer_key_id").unwrap_or_default(),
-                        partition = field(&e, "partition").unwrap_or_default(),
-                        entries = field(&e, "entries").unwrap_or_default(),
+                        issuer_key_id = hex::encode(&b.issuer_key_id),
+                        partition = b.partition,
+                        entries = b.entries,
                         "baseline marker: a CRL partition indexed for the first time; nothing to deliver"
                     );
                 }
-                None => {
-                    m.webhook_delta_events.with_label_values(&["ignored"]).inc();
-                    tracing::warn!(entry = %e.id, "delta entry is not a revocation event; skipped");
-                }
-                Some(r) => {
+                Ok(DeltaEvent::Revoked(r)) => {
                     let ds = self.deliveries(&r).await?;
                     let label = if ds.is_empty() { "unmatched" } else { "matched" };
                     m.webhook_delta_events.with_label_values(&[label]).inc();
@@ -247,10 +220,18 @@ impl Matcher {
                             self.ctx.gw.audit.record(
                                 "webhook_enqueued",
                                 Some(&d.sp),
-                                json!({"event_id": d.event_id, "serial": r.serial.to_hex(), "issuer_key_id": r.key_id_hex}),
+                                json!({"event_id": d.event_id, "serial": r.serial.to_hex(), "issuer_key_id": hex::encode(&r.issuer_key_id)}),
                             );
                         }
                     }
+                }
+                Ok(other) => {
+                    m.webhook_delta_events.with_label_values(&["ignored"]).inc();
+                    tracing::warn!(entry = %e.id, kind = other.kind(), "delta event of a kind this worker does not deliver; skipped");
+                }
+                Err(err) => {
+                    m.webhook_delta_events.with_label_values(&["ignored"]).inc();
+                    tracing::warn!(entry = %e.id, code = err.code(), error = %err, "delta entry is not a delta event; skipped");
                 }
             }
             self.reader.ack(&[e.id]).await?;

@@ -8,7 +8,9 @@
 //! 1. **Matching** (`delta`): reads crl-sync's delta stream (`webhooks.delta_stream`; one entry
 //!    per newly revoked certificate: CA key id, serial, reason, time, CRL number; and one
 //!    `baseline` marker per CRL partition indexed for the first time, whose entries are not
-//!    announced: it is counted and acknowledged, nothing is delivered). For every SP
+//!    announced: it is counted and acknowledged, nothing is delivered). Entries are parsed as
+//!    [`revocation::DeltaEvent`], the contract with crl-sync; one that does not parse is counted
+//!    as `ignored`, logged with its error code and acknowledged. For every SP
 //!    that registered that certificate (`certuser` holds `tag:serial` for the CA key's tag) and
 //!    holds an active consent for its serial (`cc:<serial>`), it appends one delivery to the
 //!    webhook outbox, then acknowledges the delta entry. The event id is derived from (SP, CA key,

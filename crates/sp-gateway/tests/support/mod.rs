@@ -1,5 +1,6 @@
 //! Test harness: one J-LIS simulator per test binary, a real `redis-server` and a real gateway
-//! bound on loopback per test, snapshots built from the simulator's CRLs by crl-sync's builder.
+//! bound on loopback per test, snapshots built from the simulator's CRLs by
+//! [`testkit::snapshots`] (the gateway's tests do not depend on crl-sync).
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -128,8 +129,7 @@ impl Sim {
         self.dir.join("ca").join(ca).join("root.der")
     }
 
-    /// Publishes CRLs at `at` (valid `hours`) and builds snapshots from them into `out` with
-    /// crl-sync's builder, as of `at`.
+    /// Publishes CRLs at `at` (valid `hours`) and builds snapshots from them into `out`.
     pub fn build_snapshots(&self, out: &Path, at: OffsetDateTime, hours: u32) {
         self.build_snapshots_except(out, at, hours, &[]);
     }
@@ -138,89 +138,26 @@ impl Sim {
     /// their download fails: a snapshot already in `out` keeps their previous CRL (entries,
     /// thisUpdate and nextUpdate). Partition ids are `<ca>/<municipality>`.
     pub fn build_snapshots_except(&self, out: &Path, at: OffsetDateTime, hours: u32, failed: &[&str]) {
-        let _g = CRL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self.crl_lock();
         self.sim.publish_crls(at, hours).unwrap();
-        let mut inputs = Vec::new();
+        let mut crls = Vec::new();
         for p in self.sim.partitions() {
             let partition = format!("{}/{}", p.ca, p.municipality);
             if let Some(f) = &p.crl_file
                 && !failed.contains(&partition.as_str())
             {
-                inputs.push(crl_sync::build::CrlInput {
+                crls.push(testkit::snapshots::Crl {
                     partition,
-                    bytes: std::fs::read(f).unwrap().into(),
+                    der: std::fs::read(f).unwrap(),
                 });
             }
         }
-        let cas: Vec<_> = self
-            .sim
-            .snapshot()
-            .cas
-            .iter()
-            .map(|c| self.sim.ca_certificate(&c.id).unwrap())
-            .collect();
-        let opts = crl_sync::build::BuildOptions {
-            max_crl_bytes: 1 << 26,
-            max_skew_secs: 300,
-            now: at.unix_timestamp() + 60,
-            keep: 3,
-            collect_deltas: false,
-        };
-        std::fs::create_dir_all(out).unwrap();
-        let report =
-            crl_sync::build::build_snapshots(out, &cas, inputs, &opts, &indicatif::ProgressBar::hidden());
-        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        testkit::snapshots::build(out, &crls, 3);
     }
-}
 
-impl Sim {
-    /// Publishes CRLs now and runs crl-sync (the library's `run`, as the cron job does) against
-    /// `jlis` (a `jlis-sim serve` base URL) into `snap`, appending the deltas to [`DELTA_STREAM`]
-    /// on `redis_url`. Returns the run summary.
-    pub async fn crl_sync_run(&self, snap: &Path, jlis: &str, redis_url: &str) -> Value {
-        let (snap, jlis, redis_url) = (snap.to_owned(), jlis.to_owned(), redis_url.to_owned());
-        tokio::task::spawn_blocking(move || {
-            let s = sim();
-            let _g = CRL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            s.sim.publish_crls(now(), 48).unwrap();
-            let cas_dir = snap.with_file_name("crl-sync-cas");
-            std::fs::create_dir_all(&cas_dir).unwrap();
-            let mut text = format!(
-                "snapshot_dir = {snap:?}\nkeep_snapshots = 3\n[http]\ntimeout_secs = 10\nretries = 0\n\
-                 [redis]\nurl = \"{redis_url}\"\nstream = \"{DELTA_STREAM}\"\n"
-            );
-            for ca in &s.sim.snapshot().cas {
-                let pem = s.sim.ca_certificate(&ca.id).unwrap().to_pem().unwrap();
-                let path = cas_dir.join(format!("{}.pem", ca.id));
-                std::fs::write(&path, pem).unwrap();
-                text.push_str(&format!("[[ca]]\nid = \"{}\"\ncert = {path:?}\n", ca.id));
-            }
-            for p in s.sim.partitions() {
-                if p.crl_file.is_some() {
-                    text.push_str(&format!(
-                        "[[partition]]\nid = \"{ca}/{m}\"\nurl = \"{jlis}/crl/{ca}/{m}.crl\"\nca = \"{ca}\"\n",
-                        ca = p.ca,
-                        m = p.municipality
-                    ));
-                }
-            }
-            let cfg = crl_sync::config::Config::from_toml(&text).unwrap();
-            cfg.validate().unwrap();
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let summary = rt.block_on(crl_sync::run::run(
-                &cfg,
-                now().unix_timestamp(),
-                &indicatif::ProgressBar::hidden(),
-            ));
-            let v = serde_json::to_value(&summary).unwrap();
-            assert_eq!(v["exit_code"], 0, "{v}");
-            v
-        })
-        .await
-        .unwrap()
+    /// Held while publishing CRLs and reading them, which must not interleave between tests.
+    pub fn crl_lock(&self) -> std::sync::MutexGuard<'static, ()> {
+        CRL_LOCK.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -396,7 +333,12 @@ impl Gw {
 pub async fn cli(args: &[&str]) -> (i32, String, String) {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sp-gateway"))
+        // Set for sp-gateway's own tests only; other crates that share this harness do not run
+        // the binary.
+        let Some(exe) = option_env!("CARGO_BIN_EXE_sp-gateway") else {
+            panic!("the sp-gateway binary is built for sp-gateway's own tests only");
+        };
+        let out = std::process::Command::new(exe)
             .args(&args)
             .env("RUST_LOG", "warn")
             .output()

@@ -3,11 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use redis::AsyncCommands;
+use revocation::{DeltaEvent, RevokedCertificate};
 use serde_json::{Value, json};
 use sp_gateway::webhooks::{EVENT_ID_HEADER, SIGNATURE_HEADER, signature};
 use testkit::http::{ScriptedServer, SeenRequest};
 
-use super::{Gw, Holder, Opts, now, sim, start};
+use super::{DELTA_STREAM, Gw, Holder, Opts, now, sim, start};
 
 pub const SECRET_A: &str = "whsec_a_0123456789abcdef0123456789abcdef";
 pub const SECRET_B: &str = "whsec_b_fedcba9876543210fedcba9876543210";
@@ -75,22 +77,40 @@ impl Env {
         (h, v, c)
     }
 
-    /// J-LIS revokes each holder's signing certificate (a move), then crl-sync runs.
-    pub async fn move_and_sync(&self, holders: &[&Holder]) {
+    /// J-LIS revokes each holder's signing certificate (a move); the snapshots are rebuilt from
+    /// the new CRLs and one `revoked` delta event per certificate is appended to
+    /// [`DELTA_STREAM`], as crl-sync would do (the end-to-end run with crl-sync itself is in the
+    /// integration-tests crate).
+    pub async fn move_and_announce(&self, holders: &[&Holder]) {
+        let at = now() - time::Duration::minutes(1);
         for h in holders {
             sim()
                 .sim
-                .move_holder(
-                    &h.id,
-                    "大阪府大阪市北区中之島１丁目３番２０号",
-                    None,
-                    now() - time::Duration::minutes(1),
-                )
+                .move_holder(&h.id, "大阪府大阪市北区中之島１丁目３番２０号", None, at)
                 .unwrap();
         }
-        sim()
-            .crl_sync_run(&self.gw.snap, &self.jlis, &self.gw.redis.url())
-            .await;
+        let snap = self.gw.snap.clone();
+        tokio::task::spawn_blocking(move || sim().build_snapshots(&snap, now(), 48))
+            .await
+            .unwrap();
+        let mut con = redis::Client::open(self.gw.redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        for h in holders {
+            let cert = openssl::x509::X509::from_der(&h.sign_der).unwrap();
+            let event = DeltaEvent::Revoked(RevokedCertificate {
+                issuer_key_id: cert.authority_key_id().unwrap().as_slice().to_vec(),
+                serial: jpki::Serial::from_magnitude(&cert.serial_number().to_bn().unwrap().to_vec())
+                    .unwrap(),
+                reason: Some(jpki::Reason::AffiliationChanged),
+                revoked_at: at.unix_timestamp(),
+                partition: "sign-2023/test".into(),
+                crl_number: "02".into(),
+            });
+            let _: String = con.xadd(DELTA_STREAM, "*", &event.to_fields()).await.unwrap();
+        }
     }
 
     pub async fn metrics(&self) -> String {
