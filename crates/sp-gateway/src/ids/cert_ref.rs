@@ -29,8 +29,8 @@ pub struct CertRef {
     /// The serial.
     pub serial: Serial,
     /// The crl-sync id of the certificate's CRL partition (chosen at registration from its
-    /// cRLDistributionPoints, see [`crate::index::own_partition`]); `None` when unknown, and then
-    /// its checks use the CA key's stalest partition. Only a partition that
+    /// cRLDistributionPoints, see [`crate::index::record_partition`]); `None` when unknown, and
+    /// then its checks use the CA key's stalest partition. Only a partition that
     /// [`partition_fits`] is ever sealed or stored; another one is dropped.
     pub partition: Option<String>,
 }
