@@ -135,11 +135,6 @@ impl Index {
         self.grace
     }
 
-    /// Ready: a non-empty set is loaded and every partition is fresh.
-    pub fn is_ready(&self, now: i64) -> bool {
-        self.holder.is_fresh(now, self.grace)
-    }
-
     /// The stalest partition (metrics).
     pub fn stalest(&self) -> Option<revocation::PartitionMeta> {
         self.holder.stalest_partition()

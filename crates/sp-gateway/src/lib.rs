@@ -26,6 +26,7 @@ pub mod index;
 pub mod metrics;
 pub mod random;
 pub mod ratelimit;
+pub mod readiness;
 pub mod registry;
 pub mod relay;
 pub mod report;

@@ -1,5 +1,5 @@
-//! Wiring: the routes, the metrics middleware, the index reload loop, and the server with
-//! graceful shutdown (stop accepting, finish in-flight requests, flush the audit log).
+//! Wiring: the routes, the metrics middleware, the index reload loop, the Redis probe, and the
+//! server with graceful shutdown (stop accepting, finish in-flight requests, flush the audit log).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -81,11 +81,31 @@ pub fn spawn_index_reloader(gw: &Shared) {
     });
 }
 
+/// Starts the Redis probe on the current runtime: a PING at once and then every
+/// `redis.probe_interval_ms`, setting `sp_gateway_redis_up`, so that the metric (and the alerts
+/// on it) follow Redis while no request touches it. It ends when the gateway is dropped.
+pub fn spawn_redis_probe(gw: &Shared) {
+    let weak = Arc::downgrade(gw);
+    let every = Duration::from_millis(gw.config.redis.probe_interval_ms);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(gw) = weak.upgrade() else { return };
+            let up = gw.store.ping().await;
+            gw.metrics.redis_up.set(i64::from(up));
+        }
+    });
+}
+
 /// Binds `listener` (with TLS when `[server.tls]` is set) and returns the server (not yet
-/// awaited). Must be called inside a Tokio runtime; starts the index reloader.
+/// awaited). Must be called inside a Tokio runtime; starts the index reloader and the Redis
+/// probe.
 pub fn start(gw: Shared, listener: TcpListener) -> std::io::Result<(SocketAddr, Server)> {
     let addr = listener.local_addr()?;
     spawn_index_reloader(&gw);
+    spawn_redis_probe(&gw);
     let workers = gw.config.workers;
     let tls = gw.config.server.tls.clone();
     let data = web::Data::new(gw);

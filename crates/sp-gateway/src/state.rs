@@ -15,6 +15,7 @@ use crate::ids::{IdSealer, KeyTags};
 use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Decision, RateLimiter};
+use crate::readiness::IndexHealth;
 use crate::registry::{AuthOutcome, Purpose, Registry, Sp};
 use crate::relay::Jlis;
 use crate::store::Store;
@@ -218,13 +219,16 @@ impl Gateway {
         self.update_gauges();
     }
 
-    /// Updates the index-age and Redis gauges.
+    /// Updates the index gauges (age and expiry of the stalest partition, loaded, stale
+    /// partitions per CA key) and the Redis gauge from the last call or probe.
     pub fn update_gauges(&self) {
         let now = crate::index::now_unix();
-        if let Some(f) = self.index.stalest() {
+        let health = IndexHealth::of_index(&self.index, now);
+        if let Some(f) = &health.stalest {
             self.metrics.index_age.set((now - f.this_update) as f64);
             self.metrics.index_expires_in.set((f.next_update - now) as f64);
         }
+        self.metrics.set_index_health(&health, now);
         self.metrics.redis_up.set(i64::from(self.store.seems_up()));
     }
 }

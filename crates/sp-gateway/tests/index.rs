@@ -1,6 +1,7 @@
 //! The revocation index while serving: a stale CRL answers `unknown`/`TRY_LATER` (never good)
-//! and makes the gateway not ready; a new snapshot written by crl-sync is swapped in without a
-//! restart; a revocation shows up with its reason; no index at all is not ready either. When one
+//! and shows in `/readyz` and the staleness metrics, without making the gateway not ready; a new
+//! snapshot written by crl-sync is swapped in without a restart; a revocation shows up with its
+//! reason; no index at all is not ready. When one
 //! CRL partition of a CA key is stale, status checks of certificates of its other partitions stay
 //! good (the partition is recorded at registration), while registrations that did not record one
 //! fail closed on the stalest partition.
@@ -56,9 +57,33 @@ async fn stale_crl_is_unknown_then_a_new_snapshot_is_swapped_in() {
     assert_eq!(v["revocation"]["reason_code"], "TRY_LATER");
     assert!(v["revocation"]["source_updated_at"].as_str().is_some());
     assert!(v["basic_info"].is_null());
+    // Ready all the same (every replica shares the CRLs): the body and the metrics say stale.
     let (st, ready) = gw.get("/readyz", None).await;
-    assert_eq!(st, 503);
-    assert_eq!(ready["checks"]["index"]["ok"], false);
+    assert_eq!(st, 200, "{ready}");
+    assert_eq!(ready["checks"]["index"]["ok"], true);
+    assert_eq!(ready["checks"]["crl_freshness"]["ok"], false);
+    let set = gw.gw.index.load().unwrap();
+    let partitions = set.snapshots().map(|snap| snap.partitions().len()).sum::<usize>();
+    assert!(partitions > 0);
+    assert_eq!(ready["checks"]["crl_freshness"]["stale_partitions"], partitions);
+    let m = gw.metrics().await;
+    assert_eq!(
+        support::sample(&m, "sp_gateway_index_stale_partitions"),
+        Some(partitions as f64),
+        "{m}"
+    );
+    for snap in set.snapshots() {
+        let series = format!(
+            "sp_gateway_index_ca_stale_partitions{{ca_key=\"{}\"}}",
+            hex::encode(snap.issuer_key_id())
+        );
+        assert_eq!(
+            support::sample(&m, &series),
+            Some(snap.partitions().len() as f64),
+            "{m}"
+        );
+    }
+    drop(set);
 
     // Not registered while stale; register through a fresh index later. First make it fresh:
     // crl-sync writes a new snapshot into the same directory.
@@ -78,16 +103,19 @@ async fn stale_crl_is_unknown_then_a_new_snapshot_is_swapped_in() {
     assert!(fresh, "the new snapshot was not swapped in");
     // crl-sync writes one partition after another, and the watcher may swap in between: the
     // certificate's own partition can be fresh (so its verdict is valid) while another one is
-    // still stale (so the gateway is not ready yet). Readiness follows once the last lands.
-    let mut ready = false;
+    // still stale. Freshness follows once the last lands.
+    let mut fresh = false;
     for _ in 0..100 {
-        if gw.get("/readyz", None).await.0 == 200 {
-            ready = true;
+        let (st, ready) = gw.get("/readyz", None).await;
+        assert_eq!(st, 200, "{ready}");
+        if ready["checks"]["crl_freshness"]["ok"] == true {
+            fresh = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(ready, "never ready after every partition was refreshed");
+    assert!(fresh, "never fresh after every partition was refreshed");
+    assert_eq!(gw.metric("sp_gateway_index_stale_partitions").await, Some(0.0));
     let m = gw.gw.metrics.render();
     let swaps = m
         .lines()
@@ -179,8 +207,10 @@ async fn no_index_is_not_ready_and_never_good() {
         ..Default::default()
     })
     .await;
-    let (st, _) = gw.get("/readyz", None).await;
+    let (st, ready) = gw.get("/readyz", None).await;
     assert_eq!(st, 503);
+    assert_eq!(ready["checks"]["index"]["ok"], false, "{ready}");
+    assert_eq!(gw.metric("sp_gateway_index_loaded").await, Some(0.0));
     let (_, v) = gw.kyc(KEY_A, &h, b"no index").await;
     assert_eq!(v["verdict"], "indeterminate");
     assert_eq!(v["revocation"]["status"], "unknown");
@@ -596,8 +626,35 @@ async fn status_checks_answer_from_the_certificates_own_partition() {
     assert_eq!(v["status"], "revoked", "{v}");
     assert_eq!(v["reason"], "keyCompromise", "{v}");
 
-    // The CA key is not all fresh, so the gateway is not ready, whatever its good answers.
-    assert_eq!(gw.get("/readyz", None).await.0, 503);
+    // Two CA keys have a stale partition each: the gateway stays ready (its other partitions
+    // answer good) and reports them in the body and the metrics.
+    let set = gw.gw.index.load().unwrap();
+    let mut stale_keys: Vec<String> = set
+        .snapshots()
+        .filter(|snap| snap.partitions().iter().any(|p| p.this_update == e.stale_at))
+        .map(|snap| hex::encode(snap.issuer_key_id()))
+        .collect();
+    stale_keys.sort();
+    assert_eq!(stale_keys.len(), 2, "{stale_keys:?}");
+    let (st, ready) = gw.get("/readyz", None).await;
+    assert_eq!(st, 200, "{ready}");
+    assert_eq!(ready["checks"]["crl_freshness"]["ok"], false, "{ready}");
+    assert_eq!(ready["checks"]["crl_freshness"]["stale_partitions"], 2, "{ready}");
+    assert_eq!(
+        ready["checks"]["crl_freshness"]["stale_ca_keys"],
+        json!(stale_keys),
+        "{ready}"
+    );
+    let m = gw.metrics().await;
+    assert_eq!(
+        support::sample(&m, "sp_gateway_index_stale_partitions"),
+        Some(2.0),
+        "{m}"
+    );
+    for key in &stale_keys {
+        let series = format!("sp_gateway_index_ca_stale_partitions{{ca_key=\"{key}\"}}");
+        assert_eq!(support::sample(&m, &series), Some(1.0), "{m}");
+    }
     gw.stop().await;
 }
 

@@ -152,6 +152,28 @@ async fn served_documents_metrics_and_graceful_stop() {
     assert_eq!(doc, serde_json::from_str::<Value>(OPENAPI).unwrap());
     let (st, _) = gw.get("/healthz", None).await;
     assert_eq!(st, 200);
+    // /readyz answers with the checks the OpenAPI example shows, with the same fields.
+    let (st, ready) = gw.get("/readyz", None).await;
+    assert_eq!(st, 200, "{ready}");
+    let example = &doc["paths"]["/readyz"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+        ["ready"]["value"];
+    let shape = |v: &Value| -> Vec<(String, Vec<String>)> {
+        let mut checks: Vec<(String, Vec<String>)> = v["checks"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, c)| {
+                let mut fields: Vec<String> = c.as_object().unwrap().keys().cloned().collect();
+                fields.sort();
+                (name.clone(), fields)
+            })
+            .collect();
+        checks.sort();
+        checks
+    };
+    assert_eq!(shape(&ready), shape(example), "{ready}");
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["checks"]["crl_freshness"]["ok"], true, "{ready}");
     let (_, v) = gw.kyc(KEY_A, &h, b"metrics").await;
     let name = v["basic_info"]["name"].as_str().unwrap().to_owned();
     let address = v["basic_info"]["address"].as_str().unwrap().to_owned();
@@ -172,6 +194,11 @@ async fn served_documents_metrics_and_graceful_stop() {
         "sp_gateway_index_age_seconds",
         "sp_gateway_index_expires_in_seconds",
         "sp_gateway_redis_up",
+        "sp_gateway_index_loaded 1",
+        "sp_gateway_index_stale_partitions 0",
+        "sp_gateway_index_ca_partitions{ca_key=\"",
+        "sp_gateway_index_ca_stale_partitions{ca_key=\"",
+        "sp_gateway_index_ca_oldest_this_update_age_seconds{ca_key=\"",
     ] {
         assert!(m.contains(want), "missing {want} in\n{m}");
     }

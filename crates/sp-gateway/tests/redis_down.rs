@@ -1,6 +1,9 @@
 //! Redis stopped mid-test: verifications and status checks by id keep working from the index;
-//! everything that must write (or read) Redis answers 503 with nothing half-written; readiness
-//! says so; after a restart everything works again with the data intact (AOF).
+//! everything that must write (or read) Redis answers 503 with nothing half-written; the replica
+//! stays ready (Redis is shared by every replica, so `/readyz` reports it and
+//! `sp_gateway_redis_up` says 0, but it does not decide readiness); after a restart everything
+//! works again with the data intact (AOF). Two replicas sharing a stale CRL partition and a dead
+//! Redis both stay ready while their metrics show both.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,7 +16,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{KEY_A, KEY_SLOW, assert_error, sim, start};
+use support::{Gw, KEY_A, KEY_SLOW, Opts, Replica, assert_error, now, sample, sim, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_mid_test() {
@@ -68,10 +71,14 @@ async fn redis_stopped_mid_test() {
         .unwrap();
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().contains_key("retry-after"));
+    // Still ready: Redis is reported as failing, and it is not a readiness condition.
     let (st, ready) = gw.get("/readyz", None).await;
-    assert_eq!(st, 503);
+    assert_eq!(st, 200, "{ready}");
+    assert_eq!(ready["status"], "ready");
     assert_eq!(ready["checks"]["redis"]["ok"], false);
+    assert_eq!(ready["checks"]["redis"]["required"], false);
     assert_eq!(ready["checks"]["index"]["ok"], true);
+    assert_eq!(gw.metric("sp_gateway_redis_up").await, Some(0.0));
 
     // Rate limits fall back to process memory: still enforced, per replica.
     let mut limited = 0;
@@ -106,4 +113,106 @@ async fn redis_stopped_mid_test() {
     assert_eq!(r["results"][0]["status"], "good", "{r}");
     gw.stop().await;
     assert!(sp_gateway::audit::verify(&gw.audit).unwrap().ok);
+}
+
+/// Polls until `done` holds for the metrics of `gw` and of `replica`, for up to 10 s.
+async fn wait_for_metrics(gw: &Gw, replica: &Replica, done: impl Fn(&str) -> bool) -> (String, String) {
+    let mut last = (String::new(), String::new());
+    for _ in 0..100 {
+        last = (gw.metrics().await, replica.metrics().await);
+        if done(&last.0) && done(&last.1) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("metrics never got there:\n{}\n---\n{}", last.0, last.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_a_stale_partition_and_a_dead_redis_stay_ready() {
+    let gw = start(Opts {
+        no_snapshot: true,
+        ..Default::default()
+    })
+    .await;
+    // crl-sync's history: every partition published 3 h ago for 1 h (stale for 2 h), then all of
+    // them again 5 minutes ago for 48 h except one, whose download failed and which keeps its
+    // stale CRL. The partition is taken from the snapshots themselves.
+    let stale_at = now() - time::Duration::hours(3);
+    let snap = gw.snap.clone();
+    let (ca_key, partition) = tokio::task::spawn_blocking(move || {
+        let s = sim();
+        s.build_snapshots(&snap, stale_at, 1);
+        let set = revocation::SnapshotSet::open_dir(&snap).unwrap();
+        let first = set.snapshots().next().unwrap();
+        let picked = (
+            hex::encode(first.issuer_key_id()),
+            first.partitions()[0].id.clone(),
+        );
+        s.build_snapshots_except(&snap, now() - time::Duration::minutes(5), 48, &[&picked.1]);
+        picked
+    })
+    .await
+    .unwrap();
+    // A second replica of the same deployment: same snapshot directory, same Redis.
+    let replica = gw.replica("replica-b").await;
+    let stale_series = format!("sp_gateway_index_ca_stale_partitions{{ca_key=\"{ca_key}\"}}");
+    let age_series = format!("sp_gateway_index_ca_oldest_this_update_age_seconds{{ca_key=\"{ca_key}\"}}");
+    // Both replicas loaded the last generation (one stale partition) and the Redis probe found
+    // Redis up.
+    wait_for_metrics(&gw, &replica, |m| {
+        sample(m, "sp_gateway_index_stale_partitions") == Some(1.0)
+            && sample(m, &stale_series) == Some(1.0)
+            && sample(m, "sp_gateway_redis_up") == Some(1.0)
+    })
+    .await;
+
+    // Redis dies. No request touches it: the periodic probe alone turns redis_up to 0 (metrics
+    // do not PING, /readyz is not called before).
+    let mut gw = gw;
+    let redis = &mut gw.redis;
+    tokio::task::block_in_place(|| redis.stop());
+    let (m_a, m_b) = wait_for_metrics(&gw, &replica, |m| sample(m, "sp_gateway_redis_up") == Some(0.0)).await;
+    for m in [&m_a, &m_b] {
+        assert_eq!(sample(m, "sp_gateway_index_loaded"), Some(1.0), "{m}");
+        assert_eq!(sample(m, "sp_gateway_index_stale_partitions"), Some(1.0), "{m}");
+        assert_eq!(sample(m, &stale_series), Some(1.0), "{m}");
+        let age = sample(m, &age_series).unwrap();
+        let want = (now() - stale_at).whole_seconds() as f64;
+        assert!(
+            (want - 120.0..=want + 120.0).contains(&age),
+            "{age} vs {want}: {m}"
+        );
+        // Every other CA key: no stale partition.
+        let others = m
+            .lines()
+            .filter(|l| l.starts_with("sp_gateway_index_ca_stale_partitions{") && !l.contains(&ca_key))
+            .collect::<Vec<_>>();
+        assert!(!others.is_empty(), "{m}");
+        assert!(others.iter().all(|l| l.ends_with(" 0")), "{others:?}");
+    }
+
+    // The one stale partition is the stalest of both.
+    for stalest in [gw.gw.index.stalest(), replica.gw.index.stalest()] {
+        assert_eq!(stalest.map(|p| p.id), Some(partition.clone()));
+    }
+
+    // Both stay ready, and say what is wrong.
+    let answers = [gw.get("/readyz", None).await, replica.get("/readyz").await];
+    for (st, ready) in answers {
+        assert_eq!(st, 200, "{ready}");
+        assert_eq!(ready["status"], "ready", "{ready}");
+        assert_eq!(ready["checks"]["index"]["ok"], true, "{ready}");
+        assert_eq!(ready["checks"]["audit_log"]["ok"], true, "{ready}");
+        assert_eq!(ready["checks"]["redis"]["ok"], false, "{ready}");
+        let fresh = &ready["checks"]["crl_freshness"];
+        assert_eq!(fresh["ok"], false, "{ready}");
+        assert_eq!(fresh["required"], false, "{ready}");
+        assert_eq!(fresh["stale_partitions"], 1, "{ready}");
+        assert_eq!(fresh["stale_ca_keys"], serde_json::json!([ca_key]), "{ready}");
+    }
+    let (st, _) = replica.get("/healthz").await;
+    assert_eq!(st, 200);
+    replica.stop().await;
+    gw.stop().await;
 }

@@ -22,6 +22,7 @@
 //! [redis]
 //! url = "redis://127.0.0.1:6379/"
 //! timeout_ms = 500
+//! probe_interval_ms = 5000        # PING this often for sp_gateway_redis_up (not readiness)
 //!
 //! [index]
 //! reload_interval_ms = 2000
@@ -180,6 +181,10 @@ pub struct RedisConfig {
     /// Key prefix (all keys of one SP share a `{sp}` hash tag for Redis Cluster).
     #[serde(default = "default_prefix")]
     pub prefix: String,
+    /// How often a background PING refreshes `sp_gateway_redis_up`, so that the metric follows
+    /// Redis while no request touches it. Redis is not part of readiness.
+    #[serde(default = "default_redis_probe_interval")]
+    pub probe_interval_ms: u64,
 }
 
 /// Revocation index.
@@ -346,6 +351,9 @@ fn default_hierarchy() -> String {
 fn default_redis_timeout() -> u64 {
     500
 }
+fn default_redis_probe_interval() -> u64 {
+    5000
+}
 fn default_prefix() -> String {
     "jpki-pf:gw".to_owned()
 }
@@ -388,7 +396,7 @@ impl Config {
 
     /// Environment overrides: `JPKI_PF_GATEWAY_LISTEN`, `..._WORKERS`, `..._SNAPSHOT_DIR`,
     /// `..._AUDIT_LOG`, `..._ID_SECRET_FILE`, `..._REDIS_URL`, `..._REDIS_TIMEOUT_MS`,
-    /// `..._INDEX_GRACE_SECS`, `..._JLIS_BASE_URL`, `..._WEBHOOKS_DELTA_STREAM`,
+    /// `..._REDIS_PROBE_INTERVAL_MS`, `..._INDEX_GRACE_SECS`, `..._JLIS_BASE_URL`, `..._WEBHOOKS_DELTA_STREAM`,
     /// `..._WEBHOOKS_CONSUMER`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let p = "JPKI_PF_GATEWAY_";
@@ -412,6 +420,7 @@ impl Config {
         num("WORKERS", &mut workers);
         self.workers = usize::try_from(workers).unwrap_or(usize::MAX);
         num("REDIS_TIMEOUT_MS", &mut self.redis.timeout_ms);
+        num("REDIS_PROBE_INTERVAL_MS", &mut self.redis.probe_interval_ms);
         let mut grace = u64::try_from(self.index.grace_secs).unwrap_or(0);
         num("INDEX_GRACE_SECS", &mut grace);
         self.index.grace_secs = i64::try_from(grace).unwrap_or(i64::MAX);

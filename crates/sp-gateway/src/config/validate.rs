@@ -52,6 +52,9 @@ impl Config {
         if self.redis.timeout_ms == 0 || self.redis.timeout_ms > 60_000 {
             bad("redis.timeout_ms must be 1..=60000".into());
         }
+        if !(100..=600_000).contains(&self.redis.probe_interval_ms) {
+            bad("redis.probe_interval_ms must be 100..=600000".into());
+        }
         if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
             bad("redis.prefix must be non-empty and without braces".into());
         }
@@ -232,14 +235,24 @@ purposes = ["kyc", "status"]
         let mut cfg = Config::from_toml(&sample(dir.path())).unwrap();
         cfg.validate().unwrap();
         assert_eq!(cfg.limits.max_bulk_items, 100_000);
+        assert_eq!(cfg.redis.probe_interval_ms, 5000);
         cfg.apply_env(|k| match k {
             "JPKI_PF_GATEWAY_LISTEN" => Some("127.0.0.1:9999".into()),
             "JPKI_PF_GATEWAY_REDIS_URL" => Some("redis://10.0.0.1:6380/".into()),
+            "JPKI_PF_GATEWAY_REDIS_PROBE_INTERVAL_MS" => Some("50".into()),
             _ => None,
         })
         .unwrap();
         assert_eq!(cfg.listen.port(), 9999);
         assert_eq!(cfg.redis.url, "redis://10.0.0.1:6380/");
+        assert_eq!(cfg.redis.probe_interval_ms, 50);
+        let ConfigError::Invalid(problems) = cfg.validate().unwrap_err() else {
+            panic!("expected Invalid");
+        };
+        assert!(
+            problems.iter().any(|p| p.contains("redis.probe_interval_ms")),
+            "{problems:?}"
+        );
         let e = cfg
             .apply_env(|k| (k == "JPKI_PF_GATEWAY_WORKERS").then(|| "many".into()))
             .unwrap_err();

@@ -240,7 +240,7 @@ pub async fn start(opts: Opts) -> Gw {
         .unwrap_or_default();
     let text = format!(
         "listen = \"127.0.0.1:0\"\nworkers = 2\nsnapshot_dir = \"{}\"\naudit_log = \"{}\"\nid_secret_file = \"{}\"\n\
-         {tls}[trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\ntimeout_ms = 300\n[index]\nreload_interval_ms = 100\n{}\
+         {tls}[trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\ntimeout_ms = 300\nprobe_interval_ms = 200\n[index]\nreload_interval_ms = 100\n{}\
          [limits]\nmax_json_bytes = 65536\nmax_bulk_json_bytes = 16777216\n[login]\nchallenge_ttl_secs = 5\n\
          [webhooks]\ndelta_stream = \"{DELTA_STREAM}\"\nblock_ms = 100\ntimeout_ms = 1000\nclaim_idle_ms = 2500\n\
          max_attempts = 4\nbackoff_initial_ms = 100\nbackoff_max_ms = 400\n{jlis}{}{}{}{}",
@@ -323,9 +323,86 @@ impl Gw {
         .await
     }
 
+    /// `GET /metrics`, as Prometheus scrapes it.
+    pub async fn metrics(&self) -> String {
+        scrape(&self.http, &self.base).await
+    }
+
+    /// One sample of `/metrics` (see [`sample`]).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        sample(&self.metrics().await, series)
+    }
+
+    /// Another replica of this gateway's deployment: the same configuration (snapshot directory,
+    /// Redis, id secret, SPs) with its own audit log and listener, as a second process would run.
+    pub async fn replica(&self, name: &str) -> Replica {
+        let mut cfg = Config::from_toml(&std::fs::read_to_string(&self.config).unwrap()).unwrap();
+        cfg.audit_log = self.dir.path().join(format!("audit/{name}.jsonl"));
+        cfg.validate().unwrap();
+        let gw: Shared = Arc::new(Gateway::build(cfg).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (addr, server) = sp_gateway::server::start(Arc::clone(&gw), listener).unwrap();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Replica {
+            base: format!("http://{addr}"),
+            gw,
+            http: reqwest::Client::new(),
+            handle,
+        }
+    }
+
     pub fn audit_text(&self) -> String {
         std::fs::read_to_string(&self.audit).unwrap_or_default()
     }
+}
+
+/// A second gateway of a deployment (see [`Gw::replica`]); plain HTTP.
+pub struct Replica {
+    pub base: String,
+    pub gw: Shared,
+    pub http: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Replica {
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+        self.gw.audit.close();
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn metrics(&self) -> String {
+        scrape(&self.http, &self.base).await
+    }
+}
+
+/// `GET {base}/metrics`.
+pub async fn scrape(http: &reqwest::Client, base: &str) -> String {
+    http.get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of one sample of a Prometheus text exposition: `series` is the metric name with its
+/// labels as rendered (`name{label="value"}`), or the bare name of a metric without labels.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 /// Runs the `sp-gateway` binary with `args` (off the async threads); returns the exit code,
