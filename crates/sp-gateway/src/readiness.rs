@@ -115,6 +115,7 @@ mod tests {
     fn meta(id: &str, this_update: i64, next_update: i64) -> PartitionMeta {
         PartitionMeta {
             id: id.to_owned(),
+            dp_name: None,
             crl_number: vec![1],
             this_update,
             next_update,
