@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: deps demo test lint fmt bench fuzz clean
+.PHONY: deps demo test lint fmt bench fuzz fuzz-check clean
 
 deps:
 	@./scripts/ensure-deps.sh
@@ -13,10 +13,14 @@ demo: deps
 	$(CARGO) build --release --locked --bins
 	./scripts/demo.sh
 
-## test: formatting, clippy and rustdoc with -D warnings, and every test
-test: deps lint
+## test: formatting, clippy and rustdoc with -D warnings, every test, and a build check of the fuzz targets
+test: deps lint fuzz-check
 	$(CARGO) test --workspace --locked --all-targets
 	$(CARGO) test --workspace --locked --doc
+
+## fuzz-check: the fuzz targets compile against today's APIs (a build check, not a fuzz run; stable toolchain)
+fuzz-check:
+	$(CARGO) check --manifest-path fuzz/Cargo.toml --locked --bins
 
 lint:
 	$(CARGO) fmt --all -- --check
