@@ -1,4 +1,5 @@
-//! `crl-sync.toml`: typed configuration with defaults, `JPKI_PF_CRL_SYNC_*` environment overrides and a
+//! `crl-sync.toml`: typed configuration with defaults, a `JPKI_PF_CRL_SYNC_*` environment override for every
+//! key ([`ENV`]) and a
 //! `validate()` that reports every problem at once.
 //!
 //! ```toml
@@ -167,67 +168,53 @@ pub enum ConfigError {
     Invalid(Vec<String>),
 }
 
+/// crl-sync's environment variables: `JPKI_PF_CRL_SYNC_<KEY>` for every key, `__` between table
+/// levels (`JPKI_PF_CRL_SYNC_HTTP__RETRIES`), and the shorter names documented before for a few
+/// nested keys. The loader is the one every server uses ([`pf_server::config`]).
+pub const ENV: pf_server::config::EnvLayout<'static> = pf_server::config::EnvLayout {
+    prefix: "JPKI_PF_CRL_SYNC_",
+    aliases: &[
+        ("REDIS_URL", "redis.url"),
+        ("HTTP_TIMEOUT_SECS", "http.timeout_secs"),
+        ("HTTP_RETRIES", "http.retries"),
+    ],
+};
+
+impl From<pf_server::ConfigError> for ConfigError {
+    fn from(e: pf_server::ConfigError) -> ConfigError {
+        match e {
+            pf_server::ConfigError::Read { path, source } => ConfigError::Read { path, source },
+            pf_server::ConfigError::Parse { path, message } => ConfigError::Parse { path, message },
+            pf_server::ConfigError::Invalid(problems) => ConfigError::Invalid(problems),
+            other => ConfigError::Invalid(vec![other.to_string()]),
+        }
+    }
+}
+
 impl Config {
-    /// Loads a TOML file, applies `JPKI_PF_CRL_SYNC_*` overrides and validates.
+    /// Loads a TOML file, applies the environment ([`ENV`]) and validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut cfg = Config::from_toml(&text).map_err(|message| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        cfg.apply_env(|k| std::env::var(k).ok())?;
+        let cfg: Config = pf_server::config::load(path, &ENV)?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Parses TOML with the environment overrides among `vars` (name, value); no validation.
+    pub fn from_sources(
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        Ok(pf_server::config::from_sources(
+            text,
+            Path::new("crl-sync.toml"),
+            vars,
+            &ENV,
+        )?)
     }
 
     /// Parses TOML text (no overrides, no validation).
     pub fn from_toml(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| e.to_string())
-    }
-
-    /// Applies environment overrides: `JPKI_PF_CRL_SYNC_SNAPSHOT_DIR`, `..._METRICS_TEXTFILE`,
-    /// `..._MAX_CRL_BYTES`, `..._REDIS_URL`, `..._HTTP_TIMEOUT_SECS`, `..._HTTP_RETRIES`.
-    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        let p = "JPKI_PF_CRL_SYNC_";
-        if let Some(v) = get(&format!("{p}SNAPSHOT_DIR")) {
-            self.snapshot_dir = PathBuf::from(v);
-        }
-        if let Some(v) = get(&format!("{p}METRICS_TEXTFILE")) {
-            self.metrics_textfile = Some(PathBuf::from(v));
-        }
-        let mut num = |key: &str, slot: &mut u64| {
-            if let Some(v) = get(&format!("{p}{key}")) {
-                match v.parse() {
-                    Ok(n) => *slot = n,
-                    Err(_) => problems.push(format!("{p}{key}={v:?} is not a number")),
-                }
-            }
-        };
-        num("MAX_CRL_BYTES", &mut self.max_crl_bytes);
-        num("HTTP_TIMEOUT_SECS", &mut self.http.timeout_secs);
-        let mut retries = u64::from(self.http.retries);
-        num("HTTP_RETRIES", &mut retries);
-        self.http.retries = u32::try_from(retries).unwrap_or(u32::MAX);
-        if let Some(v) = get(&format!("{p}REDIS_URL")) {
-            match &mut self.redis {
-                Some(r) => r.url = v,
-                None => {
-                    self.redis = Some(RedisConfig {
-                        url: v,
-                        stream: default_stream(),
-                    })
-                }
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(problems))
-        }
     }
 
     /// Checks everything and reports every problem at once.
@@ -344,17 +331,28 @@ ca = "nope"
 
     #[test]
     fn env_overrides() {
-        let mut cfg = Config::from_toml("snapshot_dir = \"/x\"").unwrap();
-        cfg.apply_env(|k| match k {
-            "JPKI_PF_CRL_SYNC_SNAPSHOT_DIR" => Some("/y".into()),
-            "JPKI_PF_CRL_SYNC_HTTP_RETRIES" => Some("5".into()),
-            "JPKI_PF_CRL_SYNC_REDIS_URL" => Some("redis://127.0.0.1:1/".into()),
-            _ => None,
-        })
+        let env = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+            Config::from_sources("snapshot_dir = \"/x\"", vars)
+        };
+        let cfg = env(&[
+            ("JPKI_PF_CRL_SYNC_SNAPSHOT_DIR", "/y"),
+            ("JPKI_PF_CRL_SYNC_HTTP_RETRIES", "5"),
+            ("JPKI_PF_CRL_SYNC_REDIS_URL", "redis://127.0.0.1:1/"),
+        ])
         .unwrap();
         assert_eq!(cfg.snapshot_dir, PathBuf::from("/y"));
         assert_eq!(cfg.http.retries, 5);
         assert!(cfg.redis.is_some());
-        assert!(cfg.apply_env(|_| Some("x".into())).is_err());
+        assert!(env(&[("JPKI_PF_CRL_SYNC_HTTP_RETRIES", "x")]).is_err());
+        // Every key: nested tables with `__`.
+        let cfg = env(&[
+            ("JPKI_PF_CRL_SYNC_HTTP__BACKOFF_MAX_MS", "100"),
+            ("JPKI_PF_CRL_SYNC_KEEP_SNAPSHOTS", "7"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.http.backoff_max_ms, 100);
+        assert_eq!(cfg.keep_snapshots, 7);
+        assert!(env(&[("JPKI_PF_CRL_SYNC_NO_SUCH_KEY", "1")]).is_err());
     }
 }

@@ -103,15 +103,15 @@ pub fn from_sources<T: DeserializeOwned>(
     vars: impl IntoIterator<Item = (String, String)>,
     env: &EnvLayout<'_>,
 ) -> Result<T, ConfigError> {
-    // (key, the value read as TOML, the text): a value that reads as a number or a boolean but
-    // lands in a string field is retried as its text (a Redis prefix of `123`).
-    let mut overrides: Vec<(String, Value, String)> = vars
+    // (key, the value read as TOML, the text, the variable): a value that reads as a number or a
+    // boolean but lands in a string field is retried as its text (a Redis prefix of `123`).
+    let mut overrides: Vec<(String, Value, String, String)> = vars
         .into_iter()
-        .filter_map(|(name, text)| Some((env.key_of(&name)?, env_value(&text), text)))
+        .filter_map(|(name, text)| Some((env.key_of(&name)?, env_value(&text), text, name)))
         .collect();
     loop {
         let mut figment = Figment::from(Toml::string(text));
-        for (key, value, _) in &overrides {
+        for (key, value, _, _) in &overrides {
             figment = figment.merge(Serialized::global(key, value));
         }
         let errors = match figment.extract() {
@@ -124,8 +124,8 @@ pub fn from_sources<T: DeserializeOwned>(
             if !matches!(e.kind, figment::error::Kind::InvalidType(..)) {
                 continue;
             }
-            let key = e.path.join(".");
-            for (k, value, text) in &mut overrides {
+            let key = error_key(e);
+            for (k, value, text, _) in &mut overrides {
                 if *k == key && value.as_str() != Some(text.as_str()) {
                     *value = Value::from(text.clone());
                     retried = true;
@@ -133,15 +133,33 @@ pub fn from_sources<T: DeserializeOwned>(
             }
         }
         if !retried {
+            // Name the key and the variable that set it, so the operator knows where to look.
+            let said = |e: &figment::Error| {
+                let key = error_key(e);
+                let what = if key.is_empty() {
+                    e.kind.to_string()
+                } else {
+                    format!("{key}: {}", e.kind)
+                };
+                match overrides.iter().find(|(k, ..)| *k == key) {
+                    Some((.., name)) => format!("{what} (set by the environment variable {name})"),
+                    None => what,
+                }
+            };
             return Err(ConfigError::Parse {
                 path: origin.to_owned(),
-                message: errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                message: errors.iter().map(said).collect::<Vec<_>>().join("; "),
             });
         }
+    }
+}
+
+/// The dotted key an error is about, without figment's profile name.
+fn error_key(e: &figment::Error) -> String {
+    let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
+    match path.split_first() {
+        Some((&"global" | &"default", rest)) if e.profile.is_some() => rest.join("."),
+        _ => path.join("."),
     }
 }
 
@@ -277,6 +295,7 @@ mod tests {
         let e = with(&[("T_WORKERS", "many")]).unwrap_err();
         assert_eq!(e.code(), "CONFIG_MALFORMED");
         assert!(e.to_string().contains("workers"), "{e}");
+        assert!(e.to_string().contains("T_WORKERS"), "{e}");
         let e = with(&[("T_WORKRS", "4")]).unwrap_err();
         assert!(e.to_string().contains("workrs"), "{e}");
         assert!(with(&[("T_REDIS__NOPE", "1")]).is_err());

@@ -1,5 +1,5 @@
-//! `sp-gateway.toml`: typed configuration with defaults, `JPKI_PF_GATEWAY_*` environment
-//! overrides, and a `validate()` that reports every problem at once. Secrets (the id-sealing key,
+//! `sp-gateway.toml`: typed configuration with defaults, a `JPKI_PF_GATEWAY_*` environment
+//! override for every key ([`ENV`]), and a `validate()` that reports every problem at once. Secrets (the id-sealing key,
 //! webhook secrets, the J-LIS token) are read from files named here and never printed; SP API keys
 //! appear only as SHA-256 hashes (`sp-gateway hash-key` prints one).
 //!
@@ -75,30 +75,24 @@ mod webhooks;
 pub use tls::{ServerConfig, TlsConfig};
 pub use webhooks::WebhooksConfig;
 
-/// Configuration errors: every problem found, at once.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// Which file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The TOML did not parse.
-    #[error("parsing {path}: {message}")]
-    Parse {
-        /// Which file.
-        path: PathBuf,
-        /// Why.
-        message: String,
-    },
-    /// One or more values are invalid.
-    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
-    Invalid(Vec<String>),
-}
+pub use pf_server::ConfigError;
+pub use pf_server::secret::{parse_sha256, read_secret};
+
+/// The gateway's environment variables: `JPKI_PF_GATEWAY_<KEY>` for every key, `__` between
+/// table levels (`JPKI_PF_GATEWAY_REDIS__URL`), and the shorter names documented before for a
+/// few nested keys.
+pub const ENV: pf_server::config::EnvLayout<'static> = pf_server::config::EnvLayout {
+    prefix: "JPKI_PF_GATEWAY_",
+    aliases: &[
+        ("REDIS_URL", "redis.url"),
+        ("REDIS_TIMEOUT_MS", "redis.timeout_ms"),
+        ("REDIS_PROBE_INTERVAL_MS", "redis.probe_interval_ms"),
+        ("INDEX_GRACE_SECS", "index.grace_secs"),
+        ("JLIS_BASE_URL", "jlis.base_url"),
+        ("WEBHOOKS_DELTA_STREAM", "webhooks.delta_stream"),
+        ("WEBHOOKS_CONSUMER", "webhooks.consumer"),
+    ],
+};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -374,105 +368,23 @@ fn default_items_burst() -> u64 {
 }
 
 impl Config {
-    /// Reads, parses, applies the process environment and validates.
+    /// Reads, parses, applies the process environment ([`ENV`]) and validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut cfg = Config::from_toml(&text).map_err(|message| ConfigError::Parse {
-            path: path.to_owned(),
-            message,
-        })?;
-        cfg.apply_env(|k| std::env::var(k).ok())?;
+        let cfg: Config = pf_server::config::load(path, &ENV)?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Parses TOML with the environment overrides among `vars` (name, value); no validation.
+    pub fn from_sources(
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        pf_server::config::from_sources(text, Path::new("sp-gateway.toml"), vars, &ENV)
     }
 
     /// Parses TOML (no environment, no validation).
     pub fn from_toml(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }
-
-    /// Environment overrides: `JPKI_PF_GATEWAY_LISTEN`, `..._WORKERS`, `..._SNAPSHOT_DIR`,
-    /// `..._AUDIT_LOG`, `..._ID_SECRET_FILE`, `..._REDIS_URL`, `..._REDIS_TIMEOUT_MS`,
-    /// `..._REDIS_PROBE_INTERVAL_MS`, `..._INDEX_GRACE_SECS`, `..._JLIS_BASE_URL`, `..._WEBHOOKS_DELTA_STREAM`,
-    /// `..._WEBHOOKS_CONSUMER`.
-    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let p = "JPKI_PF_GATEWAY_";
-        let mut problems = Vec::new();
-        let var = |k: &str| get(&format!("{p}{k}"));
-        if let Some(v) = var("LISTEN") {
-            match v.parse() {
-                Ok(a) => self.listen = a,
-                Err(_) => problems.push(format!("{p}LISTEN={v:?} is not host:port")),
-            }
-        }
-        let mut num = |k: &str, slot: &mut u64| {
-            if let Some(v) = var(k) {
-                match v.parse() {
-                    Ok(n) => *slot = n,
-                    Err(_) => problems.push(format!("{p}{k}={v:?} is not a number")),
-                }
-            }
-        };
-        let mut workers = self.workers as u64;
-        num("WORKERS", &mut workers);
-        self.workers = usize::try_from(workers).unwrap_or(usize::MAX);
-        num("REDIS_TIMEOUT_MS", &mut self.redis.timeout_ms);
-        num("REDIS_PROBE_INTERVAL_MS", &mut self.redis.probe_interval_ms);
-        let mut grace = u64::try_from(self.index.grace_secs).unwrap_or(0);
-        num("INDEX_GRACE_SECS", &mut grace);
-        self.index.grace_secs = i64::try_from(grace).unwrap_or(i64::MAX);
-        if let Some(v) = var("SNAPSHOT_DIR") {
-            self.snapshot_dir = v.into();
-        }
-        if let Some(v) = var("AUDIT_LOG") {
-            self.audit_log = v.into();
-        }
-        if let Some(v) = var("ID_SECRET_FILE") {
-            self.id_secret_file = v.into();
-        }
-        if let Some(v) = var("REDIS_URL") {
-            self.redis.url = v;
-        }
-        if let Some(v) = var("WEBHOOKS_DELTA_STREAM") {
-            self.webhooks.delta_stream = v;
-        }
-        if let Some(v) = var("WEBHOOKS_CONSUMER") {
-            self.webhooks.consumer = Some(v);
-        }
-        if let Some(v) = var("JLIS_BASE_URL") {
-            match &mut self.jlis {
-                Some(j) => j.base_url = v,
-                None => {
-                    self.jlis = Some(JlisConfig {
-                        base_url: v,
-                        token_file: None,
-                        timeout_ms: default_jlis_timeout(),
-                    })
-                }
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(problems))
-        }
-    }
-}
-
-/// Parses 64 hex digits.
-pub fn parse_sha256(text: &str) -> Option<[u8; 32]> {
-    let bytes = hex::decode(text.trim()).ok()?;
-    <[u8; 32]>::try_from(bytes.as_slice()).ok()
-}
-
-/// Reads a secret file, trimming one trailing newline.
-pub fn read_secret(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut bytes = std::fs::read(path)?;
-    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-        bytes.pop();
-    }
-    Ok(bytes)
 }

@@ -232,16 +232,19 @@ purposes = ["kyc", "status"]
     #[test]
     fn loads_defaults_env_and_validates() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config::from_toml(&sample(dir.path())).unwrap();
+        let cfg = Config::from_toml(&sample(dir.path())).unwrap();
         cfg.validate().unwrap();
         assert_eq!(cfg.limits.max_bulk_items, 100_000);
         assert_eq!(cfg.redis.probe_interval_ms, 5000);
-        cfg.apply_env(|k| match k {
-            "JPKI_PF_GATEWAY_LISTEN" => Some("127.0.0.1:9999".into()),
-            "JPKI_PF_GATEWAY_REDIS_URL" => Some("redis://10.0.0.1:6380/".into()),
-            "JPKI_PF_GATEWAY_REDIS_PROBE_INTERVAL_MS" => Some("50".into()),
-            _ => None,
-        })
+        let env = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+            Config::from_sources(&sample(dir.path()), vars)
+        };
+        let cfg = env(&[
+            ("JPKI_PF_GATEWAY_LISTEN", "127.0.0.1:9999"),
+            ("JPKI_PF_GATEWAY_REDIS_URL", "redis://10.0.0.1:6380/"),
+            ("JPKI_PF_GATEWAY_REDIS_PROBE_INTERVAL_MS", "50"),
+        ])
         .unwrap();
         assert_eq!(cfg.listen.port(), 9999);
         assert_eq!(cfg.redis.url, "redis://10.0.0.1:6380/");
@@ -253,9 +256,24 @@ purposes = ["kyc", "status"]
             problems.iter().any(|p| p.contains("redis.probe_interval_ms")),
             "{problems:?}"
         );
-        let e = cfg
-            .apply_env(|k| (k == "JPKI_PF_GATEWAY_WORKERS").then(|| "many".into()))
-            .unwrap_err();
+        let e = env(&[("JPKI_PF_GATEWAY_WORKERS", "many")]).unwrap_err();
+        assert!(e.to_string().contains("JPKI_PF_GATEWAY_WORKERS"), "{e}");
+        // Every key, not a chosen few: nested tables with `__`, maps as inline tables.
+        let cfg = env(&[
+            ("JPKI_PF_GATEWAY_LIMITS__MAX_BULK_ITEMS", "500"),
+            ("JPKI_PF_GATEWAY_LOGIN__CHALLENGE_TTL_SECS", "60"),
+            (
+                "JPKI_PF_GATEWAY_INDEX__CRL_DP_PARTITIONS",
+                "{ \"C=JP, CN=x CRLDP\" = \"sign-2023/x\" }",
+            ),
+            ("JPKI_PF_GATEWAY_REDIS__PREFIX", "pf1"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.limits.max_bulk_items, 500);
+        assert_eq!(cfg.login.challenge_ttl_secs, 60);
+        assert_eq!(cfg.index.crl_dp_partitions["C=JP, CN=x CRLDP"], "sign-2023/x");
+        assert_eq!(cfg.redis.prefix, "pf1");
+        assert!(env(&[("JPKI_PF_GATEWAY_LIMITS__MAX_BULK_ITEMZ", "1")]).is_err());
         assert!(e.to_string().contains("WORKERS"));
     }
 
