@@ -176,4 +176,20 @@ mod tests {
         assert_eq!(string_value(Tag::BmpString, &[0x67]), None);
         assert_eq!(string_value(Tag::Utf8String, &[0xff]), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn readers_never_panic_and_keys_are_stable(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            for name in from_extension_value(&bytes).into_iter().chain(idp_names(&bytes)) {
+                let key = partition_key(&name);
+                proptest::prop_assert_eq!(partition_key(&key), key);
+            }
+        }
+
+        #[test]
+        fn keys_are_idempotent(text in "[ ,=A-Za-z0-9\\t-]{0,80}") {
+            let key = partition_key(&text);
+            proptest::prop_assert_eq!(partition_key(&key), key);
+        }
+    }
 }
