@@ -130,13 +130,10 @@ pub(crate) mod ext {
 
     /// cRLDistributionPoints with one DistributionPoint whose fullName is a directoryName.
     pub fn crl_dp_dirname(name: &[u8]) -> Extension {
-        let dir_name = asn1::cons(0xA4, &[name]);
-        let full_name = asn1::cons(0xA0, &[&dir_name]);
-        let dp_name = asn1::cons(0xA0, &[&full_name]);
         Extension {
             oid: "2.5.29.31",
             critical: false,
-            value: asn1::seq(&[&asn1::seq(&[&dp_name])]),
+            value: asn1::seq(&[&asn1::seq(&[&dp_full_name(name)])]),
         }
     }
 
@@ -144,13 +141,10 @@ pub(crate) mod ext {
     /// `name`: the municipality partition a CRL covers, the same name its certificates give in
     /// cRLDistributionPoints.
     pub fn issuing_dp_dirname(name: &[u8]) -> Extension {
-        let dir_name = asn1::cons(0xA4, &[name]);
-        let full_name = asn1::cons(0xA0, &[&dir_name]);
-        let dp_name = asn1::cons(0xA0, &[&full_name]);
         Extension {
             oid: "2.5.29.28",
             critical: true,
-            value: asn1::seq(&[&dp_name]),
+            value: asn1::seq(&[&dp_full_name(name)]),
         }
     }
 
@@ -180,6 +174,14 @@ pub(crate) mod ext {
             value: asn1::uint_u64(n),
         }
     }
+}
+
+/// `distributionPoint [0] DistributionPointName` holding `fullName [0]` with one directoryName
+/// (`[4]`): the same in a certificate's cRLDistributionPoints and a CRL's issuingDistributionPoint.
+fn dp_full_name(name: &[u8]) -> Vec<u8> {
+    let dir_name = asn1::cons(0xA4, &[name]);
+    let full_name = asn1::cons(0xA0, &[&dir_name]);
+    asn1::cons(0xA0, &[&full_name])
 }
 
 /// The `[n] EXPLICIT Extensions` wrapper (tag `0xA0 | n`).
