@@ -105,7 +105,7 @@ fn main() {
         secret.display(),
         roots.join(", "),
         redis.url(),
-        sp_gateway::registry::hash_key(KEY),
+        pf_server::registry::hash_key(KEY),
     );
     let cfg = Config::from_toml(&text).unwrap();
     cfg.validate().unwrap();

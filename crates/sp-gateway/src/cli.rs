@@ -269,10 +269,10 @@ pub fn main() -> i32 {
                 eprintln!("sp-gateway: give the key on stdin");
                 return 64;
             }
-            println!("{}", crate::registry::hash_key(&key));
+            println!("{}", pf_server::registry::hash_key(&key));
             0
         }
-        Command::GenKey => match crate::registry::generate_key() {
+        Command::GenKey => match pf_server::registry::generate_key() {
             Ok((key, hash)) => {
                 println!("{{\"api_key\":\"{key}\",\"api_key_sha256\":\"{hash}\"}}");
                 0

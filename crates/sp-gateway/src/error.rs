@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use pf_server::registry::RegistryError;
 use serde_json::json;
 
 /// Every error the REST API answers with. The `code` strings are a contract (see the OpenAPI file
@@ -176,6 +177,17 @@ impl ResponseError for ApiError {
             _ => {}
         }
         resp
+    }
+}
+
+/// A refusal of the SP registry: a purpose outside the SP's contract is 403
+/// `PURPOSE_NOT_ALLOWED`; anything else is internal.
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::PurposeNotAllowed(purpose) => ApiError::PurposeNotAllowed(purpose.as_str()),
+            other => ApiError::Internal(format!("{} ({})", other, other.code())),
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! sp-gateway: the REST service that SPs (SP事業者, banks and brokers) call for KYC
 //! verifications (犯収法 JPKI method), logins, certificate re-checks and the 4-info relay.
 //!
-//! What it is for: authenticating SPs ([`registry`]), limiting them ([`ratelimit`]), running the
+//! What it is for: authenticating SPs ([`pf_server::registry`]), limiting them
+//! ([`pf_server::ratelimit`]), running the
 //! [`verifier`] against the live revocation index ([`index`]), keeping the raw certificates and
 //! stable user ids per SP in Redis ([`store`]), sealing verification ids so that status checks
 //! need no Redis ([`ids`]), relaying J-LIS's 4-info service ([`relay`]), and writing the
@@ -25,16 +26,13 @@ pub mod ids;
 pub mod index;
 pub mod metrics;
 pub mod random;
-pub mod ratelimit;
 pub mod readiness;
-pub mod registry;
 pub mod relay;
 pub mod report;
 pub mod routes;
 pub mod server;
 pub mod state;
 pub mod store;
-pub mod tls;
 pub mod webhooks;
 
 pub use config::Config;

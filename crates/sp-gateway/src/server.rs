@@ -139,11 +139,11 @@ pub fn start(gw: Shared, listener: TcpListener) -> std::io::Result<(SocketAddr, 
     .workers(workers)
     .shutdown_timeout(30)
     .disable_signals()
-    .on_connect(crate::tls::on_connect);
+    .on_connect(pf_server::tls::on_connect);
     let server = match &tls {
         Some(cfg) => server.listen_openssl(
             listener,
-            crate::tls::acceptor(cfg).map_err(std::io::Error::other)?,
+            pf_server::tls::acceptor(cfg).map_err(std::io::Error::other)?,
         )?,
         None => server.listen(listener)?,
     }

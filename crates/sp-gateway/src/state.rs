@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpRequest;
+use pf_server::ratelimit::{Decision, RateLimiter};
+use pf_server::registry::{AuthOutcome, Purpose, Registry, Sp};
+use pf_server::tls::ClientCert;
 use serde_json::json;
 use verifier::{Limits, TrustStore, Verifier};
 
@@ -14,9 +17,7 @@ use crate::error::ApiError;
 use crate::ids::{IdSealer, KeyTags};
 use crate::index::Index;
 use crate::metrics::Metrics;
-use crate::ratelimit::{Decision, RateLimiter};
 use crate::readiness::IndexHealth;
-use crate::registry::{AuthOutcome, Purpose, Registry, Sp};
 use crate::relay::Jlis;
 use crate::store::Store;
 
@@ -143,7 +144,7 @@ impl Gateway {
         let route = req.match_pattern().unwrap_or_default();
         let (kind, sp, prefix) = match self.registry.authenticate(req) {
             AuthOutcome::Ok(sp) => {
-                let cert = req.conn_data::<crate::tls::ClientCert>();
+                let cert = req.conn_data::<ClientCert>();
                 if !sp.client_cert_allowed(cert) {
                     self.metrics
                         .auth_failures
@@ -167,7 +168,7 @@ impl Gateway {
                         Some(&sp.id),
                         json!({"why": "purpose_not_allowed", "purpose": purpose.as_str(), "route": route}),
                     );
-                    return Err(e);
+                    return Err(e.into());
                 }
                 return Ok(sp);
             }

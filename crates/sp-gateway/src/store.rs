@@ -56,6 +56,27 @@ impl From<StoreError> for crate::error::ApiError {
     }
 }
 
+/// The rate limiter's counters live in this Redis, under the same prefix, on the same
+/// connections and with the same deadline and health bookkeeping as every other call.
+impl pf_server::ratelimit::LimitStore for Store {
+    type Error = StoreError;
+
+    fn connection(&self) -> ConnectionManager {
+        self.conn()
+    }
+
+    fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn call<T: Send>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>> + Send,
+    ) -> impl std::future::Future<Output = Result<T, StoreError>> + Send {
+        self.run(call)
+    }
+}
+
 /// The registration script. KEYS: `certuser`, `succ`, `users`, `serials`, `vf:<id>`,
 /// `cert:<sha256>`, `idem:<key>`. ARGV: 1 `tag:serial`, 2 `kind:serial`, 3 a new user id, 4 kind,
 /// 5 serial hex, 6 tag hex, 7 record, 8 DER, 9 fingerprint, 10 idempotency value, 11 its TTL,

@@ -297,7 +297,7 @@ async fn validate_checks_the_tls_files() {
     cfg.validate().unwrap();
     let garbage = pki.path("garbage.pem");
     std::fs::write(&garbage, "not a certificate").unwrap();
-    cfg.server.tls = Some(sp_gateway::config::TlsConfig {
+    cfg.server.tls = Some(pf_server::tls::TlsConfig {
         cert: pki.path("missing.pem"),
         key: pki.path("a1.key"),
         client_ca: Some(garbage.clone()),
@@ -314,7 +314,7 @@ async fn validate_checks_the_tls_files() {
     );
     assert!(p[1].contains("server.tls.client_ca"), "{p:?}");
     // A key that is not the certificate's.
-    cfg.server.tls = Some(sp_gateway::config::TlsConfig {
+    cfg.server.tls = Some(pf_server::tls::TlsConfig {
         cert: pki.path("server.pem"),
         key: pki.path("a1.key"),
         client_ca: None,
@@ -344,7 +344,7 @@ async fn validate_checks_the_tls_files() {
     ]);
     let pem = std::fs::read(pki.path("b1.pem")).unwrap();
     let cert = openssl::x509::X509::from_pem(&pem).unwrap();
-    let ours = sp_gateway::tls::ClientCert::of(&cert).unwrap();
+    let ours = pf_server::tls::ClientCert::of(&cert).unwrap();
     assert_eq!(printed.trim().strip_prefix("subject=").unwrap(), ours.subject);
     assert_eq!(hex::encode(ours.sha256), pki.fingerprint("b1"));
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_gateway::ratelimit::{Decision, RateLimiter};
-use sp_gateway::registry::Sp;
+use pf_server::ratelimit::{Decision, RateLimiter};
+use pf_server::registry::Sp;
 use sp_gateway::store::Store;
 
 fn sp(id: &str, rps: f64, burst: u64, ips: f64, items_burst: u64) -> Sp {

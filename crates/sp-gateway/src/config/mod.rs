@@ -68,11 +68,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-mod tls;
 mod validate;
 mod webhooks;
 
-pub use tls::{ServerConfig, TlsConfig};
+use pf_server::registry::SpConfig;
+use pf_server::tls::ServerConfig;
 pub use webhooks::WebhooksConfig;
 
 pub use pf_server::ConfigError;
@@ -280,59 +280,6 @@ pub struct JlisConfig {
     pub timeout_ms: u64,
 }
 
-/// One SP.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpConfig {
-    /// Stable id (letters, digits, `-`, `_`; 1 to 64).
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// SHA-256 of each valid API key, hex (several during a rotation).
-    pub api_key_sha256: Vec<String>,
-    /// SHA-256 of revoked keys: refused with 401 and audited as such.
-    #[serde(default)]
-    pub revoked_api_key_sha256: Vec<String>,
-    /// `kyc`, `login`, `status`, `basic_info`.
-    pub purposes: Vec<String>,
-    /// Sustained requests per second.
-    #[serde(default = "default_rps")]
-    pub requests_per_second: f64,
-    /// Requests allowed in a burst.
-    #[serde(default = "default_burst")]
-    pub burst: u64,
-    /// Sustained certificate-status items per second (a bulk request counts by its size).
-    #[serde(default = "default_items_ps")]
-    pub items_per_second: f64,
-    /// Items allowed in a burst (at least one full bulk request).
-    #[serde(default = "default_items_burst")]
-    pub items_burst: u64,
-    /// Optional initial webhook (can be changed with `PUT /v1/webhook`).
-    #[serde(default)]
-    pub webhook: Option<WebhookConfig>,
-    /// With mTLS: SHA-256 (hex) of the DER of each client certificate this SP's keys may be used
-    /// from; empty = any certificate the client CA accepts.
-    #[serde(default)]
-    pub client_cert_sha256: Vec<String>,
-    /// With mTLS: the exact subject the client certificate must have, written as its entries in
-    /// order, `SHORTNAME=value` joined by `, ` (e.g. `C=JP, O=Bank A, CN=bank-a-api`).
-    #[serde(default)]
-    pub client_cert_subject: Option<String>,
-}
-
-/// A webhook endpoint.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// HTTPS URL.
-    pub url: String,
-    /// File holding the HMAC secret.
-    pub secret_file: PathBuf,
-}
-
-/// The purposes an SP may be allowed.
-pub const PURPOSES: [&str; 4] = ["kyc", "login", "status", "basic_info"];
-
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
@@ -353,18 +300,6 @@ fn default_prefix() -> String {
 }
 fn default_jlis_timeout() -> u64 {
     5000
-}
-fn default_rps() -> f64 {
-    50.0
-}
-fn default_burst() -> u64 {
-    100
-}
-fn default_items_ps() -> f64 {
-    2000.0
-}
-fn default_items_burst() -> u64 {
-    100_000
 }
 
 impl Config {

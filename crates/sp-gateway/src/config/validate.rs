@@ -1,8 +1,8 @@
 //! `Config::validate`: every problem at once.
 
-use std::collections::HashSet;
+use pf_server::registry::{SpRules, sp_problems};
 
-use super::{Config, ConfigError, PURPOSES, parse_sha256};
+use super::{Config, ConfigError, parse_sha256};
 
 impl Config {
     /// Checks everything and reports every problem at once.
@@ -94,98 +94,12 @@ impl Config {
                 bad(p);
             }
         }
-        let mtls = self.server.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
-        let mut ids = HashSet::new();
-        let mut hashes = HashSet::new();
-        for sp in &self.sp {
-            let ok_id = !sp.id.is_empty()
-                && sp.id.len() <= 64
-                && sp
-                    .id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !ok_id {
-                bad(format!("sp id {:?} must be 1-64 of [A-Za-z0-9_-]", sp.id));
-            }
-            if !ids.insert(sp.id.as_str()) {
-                bad(format!("sp id {:?} appears twice", sp.id));
-            }
-            if sp.api_key_sha256.is_empty() {
-                bad(format!("sp {:?}: no api_key_sha256", sp.id));
-            }
-            for h in sp.api_key_sha256.iter().chain(&sp.revoked_api_key_sha256) {
-                match parse_sha256(h) {
-                    None => bad(format!("sp {:?}: {h:?} is not a SHA-256 hex digest", sp.id)),
-                    Some(d) => {
-                        if !hashes.insert(d) {
-                            bad(format!(
-                                "sp {:?}: key hash {}… is used twice",
-                                sp.id,
-                                h.get(..8).unwrap_or(h)
-                            ));
-                        }
-                    }
-                }
-            }
-            for p in &sp.purposes {
-                if !PURPOSES.contains(&p.as_str()) {
-                    bad(format!(
-                        "sp {:?}: unknown purpose {p:?} (known: {PURPOSES:?})",
-                        sp.id
-                    ));
-                }
-            }
-            let finite = |x: f64| x.is_finite() && x > 0.0 && x <= 1e6;
-            if !finite(sp.requests_per_second) || !finite(sp.items_per_second) {
-                bad(format!("sp {:?}: rates must be in (0, 1e6]", sp.id));
-            }
-            if sp.burst == 0 {
-                bad(format!("sp {:?}: burst must be at least 1", sp.id));
-            }
-            if sp.items_burst < self.limits.max_bulk_items as u64 {
-                bad(format!(
-                    "sp {:?}: items_burst {} is below limits.max_bulk_items {}: a full bulk request could never pass",
-                    sp.id, sp.items_burst, self.limits.max_bulk_items
-                ));
-            }
-            for h in &sp.client_cert_sha256 {
-                if parse_sha256(h).is_none() {
-                    bad(format!(
-                        "sp {:?}: client_cert_sha256 {h:?} is not a SHA-256 hex digest",
-                        sp.id
-                    ));
-                }
-            }
-            if sp
-                .client_cert_subject
-                .as_ref()
-                .is_some_and(|s| s.trim().is_empty())
-            {
-                bad(format!("sp {:?}: client_cert_subject is empty", sp.id));
-            }
-            let bound = !sp.client_cert_sha256.is_empty() || sp.client_cert_subject.is_some();
-            if bound && !mtls {
-                bad(format!(
-                    "sp {:?}: client_cert_* needs server.tls.client_ca (no client certificate is asked for otherwise)",
-                    sp.id
-                ));
-            }
-            if let Some(w) = &sp.webhook {
-                if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
-                    bad(format!("sp {:?}: webhook url is not http(s)", sp.id));
-                }
-                match super::read_secret(&w.secret_file) {
-                    Err(_) => bad(format!("sp {:?}: webhook secret_file cannot be read", sp.id)),
-                    Ok(s) if !(32..=256).contains(&s.len()) => bad(format!(
-                        "sp {:?}: the webhook secret must be 32 to 256 bytes",
-                        sp.id
-                    )),
-                    Ok(_) => {}
-                }
-            }
-        }
-        if self.sp.is_empty() {
-            bad("no [[sp]] configured".into());
+        let rules = SpRules {
+            mtls: self.server.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+            max_items_per_request: self.limits.max_bulk_items as u64,
+        };
+        for p in sp_problems(&self.sp, rules) {
+            bad(p);
         }
         if problems.is_empty() {
             Ok(())

@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use pf_server::registry::Purpose;
 use redis::AsyncCommands;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,7 +26,6 @@ use serde_json::{Value, json};
 use crate::body::{read_json, to_b64url};
 use crate::error::ApiError;
 use crate::index::{now_unix, rfc3339};
-use crate::registry::Purpose;
 use crate::state::Shared;
 use crate::store::StoreError;
 

@@ -6,13 +6,13 @@
 //! just identified the user another way links the auth certificate to that user), or a new one.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use pf_server::registry::Purpose;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::body::{b64, from_b64url, read_json, to_b64url};
 use crate::error::ApiError;
 use crate::index::{self, now_unix, rfc3339};
-use crate::registry::Purpose;
 use crate::report::{Record, cert_ref, record, revocation_view};
 use crate::routes::verifications::account;
 use crate::state::Shared;

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use jpki::{CertStatus, Freshness, Serial};
+use pf_server::registry::Purpose;
 use revocation::{Policy, SnapshotSet};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -21,7 +22,6 @@ use crate::body::read_json;
 use crate::error::ApiError;
 use crate::ids::CertRef;
 use crate::index::{RevocationView, now_unix, rfc3339};
-use crate::registry::Purpose;
 use crate::state::Shared;
 
 /// The request: any mix of the three lists.

@@ -11,6 +11,7 @@
 use actix_web::http::header::HeaderName;
 use actix_web::{HttpRequest, HttpResponse, web};
 use jpki::{BasicInfo, CertKind, Serial};
+use pf_server::registry::Purpose;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use verifier::{HashAlg, Payload, Report, Scheme, SignatureRequest};
@@ -18,7 +19,6 @@ use verifier::{HashAlg, Payload, Report, Scheme, SignatureRequest};
 use crate::body::{b64, b64_opt, read_json};
 use crate::error::ApiError;
 use crate::index::{self, now_unix};
-use crate::registry::Purpose;
 use crate::report::{Record, cert_ref, reason_label, record, revocation_view, verdict_label};
 use crate::state::Shared;
 use crate::store::{CertToRegister, Idempotency, Registered, Registration};

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use pf_server::registry::Purpose;
 use redis::streams::StreamId;
 use revocation::{DeltaEvent, RevokedCertificate};
 use serde_json::json;
@@ -10,7 +11,6 @@ use serde_json::json;
 use super::streams::GroupReader;
 use super::{Ctx, EVENT_REVOKED, Stage};
 use crate::index::{now_unix, rfc3339};
-use crate::registry::Purpose;
 use crate::store::StoreError;
 
 /// KEYS: the event's marker, the outbox. ARGV: marker TTL, event id, SP, body.

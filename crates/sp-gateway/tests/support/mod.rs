@@ -168,7 +168,7 @@ pub const DELTA_STREAM: &str = "test:crl-delta";
 fn sp_toml(id: &str, key: &str, purposes: &str, rps: f64, burst: u64, extra: &str) -> String {
     format!(
         "[[sp]]\nid = \"{id}\"\nname = \"{id}\"\napi_key_sha256 = [\"{}\"]\n{extra}purposes = [{purposes}]\nrequests_per_second = {rps}\nburst = {burst}\n",
-        sp_gateway::registry::hash_key(key)
+        pf_server::registry::hash_key(key)
     )
 }
 
@@ -227,7 +227,7 @@ pub async fn start(opts: Opts) -> Gw {
     let all = "\"kyc\", \"login\", \"status\", \"basic_info\"";
     let revoked = format!(
         "revoked_api_key_sha256 = [\"{}\"]\n",
-        sp_gateway::registry::hash_key(KEY_A_OLD)
+        pf_server::registry::hash_key(KEY_A_OLD)
     );
     let jlis = opts
         .jlis

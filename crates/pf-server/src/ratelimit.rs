@@ -14,15 +14,64 @@
 //! When Redis is unreachable the same algorithm runs in process memory, per replica: the limit
 //! then holds per replica rather than in total, which is the better failure than refusing every
 //! request or accepting unlimited ones.
+//!
+//! The counters are two keys per SP, `P:{sp}:rl:req` and `P:{sp}:rl:items` (`P` the server's
+//! key prefix; the `{sp}` hash tag keeps both in one Redis Cluster slot for the script). The
+//! server says how it reaches Redis through [`LimitStore`].
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::Script;
+use redis::aio::ConnectionManager;
 
 use crate::registry::Sp;
-use crate::store::Store;
+
+/// How a server reaches the Redis its shared limits are counted in: its connections, its key
+/// prefix, and how it runs one call (its deadline, and whatever it records about Redis's health).
+pub trait LimitStore: Sync {
+    /// Why a call failed; only logged, since a failed call falls back to process memory.
+    type Error: std::fmt::Display;
+
+    /// A connection handle.
+    fn connection(&self) -> ConnectionManager;
+
+    /// The key prefix (`[redis] prefix`).
+    fn key_prefix(&self) -> &str;
+
+    /// Runs one call.
+    fn call<T: Send>(
+        &self,
+        call: impl Future<Output = redis::RedisResult<T>> + Send,
+    ) -> impl Future<Output = Result<T, Self::Error>> + Send;
+}
+
+/// A shared store is the store.
+impl<S: LimitStore + Send> LimitStore for Arc<S> {
+    type Error = S::Error;
+
+    fn connection(&self) -> ConnectionManager {
+        S::connection(self)
+    }
+
+    fn key_prefix(&self) -> &str {
+        S::key_prefix(self)
+    }
+
+    fn call<T: Send>(
+        &self,
+        call: impl Future<Output = redis::RedisResult<T>> + Send,
+    ) -> impl Future<Output = Result<T, Self::Error>> + Send {
+        S::call(self, call)
+    }
+}
+
+/// `P:{sp}:name`.
+fn counter_key(prefix: &str, sp: &str, name: &str) -> String {
+    format!("{prefix}:{{{sp}}}:{name}")
+}
 
 const GCRA: &str = r"
 local t = redis.call('TIME')
@@ -168,7 +217,7 @@ impl RateLimiter {
     }
 
     /// Charges one request and `items` status items (0 for other endpoints) to `sp`.
-    pub async fn check(&self, store: &Store, sp: &Sp, items: u64) -> Decision {
+    pub async fn check(&self, store: &impl LimitStore, sp: &Sp, items: u64) -> Decision {
         let slot = {
             let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
             match leases.get(&sp.id) {
@@ -205,10 +254,10 @@ impl RateLimiter {
         } else {
             items.max(chunk(sp.items_per_second, sp.items_burst))
         };
-        let mut c = store.conn();
+        let mut c = store.connection();
         let mut inv = self.script.prepare_invoke();
-        inv.key(store.key(&sp.id, "rl:req"))
-            .key(store.key(&sp.id, "rl:items"))
+        inv.key(counter_key(store.key_prefix(), &sp.id, "rl:req"))
+            .key(counter_key(store.key_prefix(), &sp.id, "rl:items"))
             .arg(req.interval)
             .arg(req.tolerance)
             .arg(it.interval)
@@ -218,7 +267,7 @@ impl RateLimiter {
             .arg(need_req)
             .arg(need_items);
         match store
-            .run(async move { inv.invoke_async::<(u64, u64, i64)>(&mut c).await })
+            .call(async move { inv.invoke_async::<(u64, u64, i64)>(&mut c).await })
             .await
         {
             Ok((_, _, wait)) if wait > 0 => Decision::Deny {
