@@ -26,7 +26,6 @@ pub mod index;
 pub mod metrics;
 pub mod random;
 pub mod ratelimit;
-pub mod readiness;
 pub mod registry;
 pub mod relay;
 pub mod report;
