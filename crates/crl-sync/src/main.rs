@@ -2,11 +2,6 @@
 use clap::Parser;
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    pf_server::logging::init("warn", pf_server::logging::Format::Text);
     std::process::exit(crl_sync::cli::main_with(crl_sync::cli::Cli::parse()));
 }

@@ -182,7 +182,7 @@ fn writer(
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
                     if now != ts_second {
                         ts_second = now;
-                        ts = crate::index::rfc3339(now);
+                        ts = pf_server::clock::rfc3339(now);
                     }
                     // The record's own fields, serialised once, between seq/ts and prev.
                     let body = Value::Object(fields).to_string();

@@ -175,14 +175,9 @@ fn admin<T>(
     }
 }
 
+/// JSON lines on stderr, `info` unless `RUST_LOG` says otherwise.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    pf_server::logging::init("info", pf_server::logging::Format::Json);
 }
 
 /// Runs the CLI; returns the exit code.

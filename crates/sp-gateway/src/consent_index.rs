@@ -224,7 +224,7 @@ async fn index_batch(store: &Store, keys: &[String], report: &mut BackfillReport
     let mut c = store.conn();
     let fields: Vec<(Option<String>, Option<String>, Option<String>)> =
         store.run(async move { read.query_async(&mut c).await }).await?;
-    let now = crate::index::now_unix();
+    let now = pf_server::clock::now_unix();
     let mut write = redis::pipe();
     let mut writes = 0usize;
     for ((key, sp, id), (serial, withdrawn_at, expires_at)) in records.iter().zip(fields) {

@@ -1,6 +1,5 @@
-//! The live revocation index: the snapshot set crl-sync writes, held in a
-//! [`revocation::SnapshotHolder`] and swapped in (lock-free for readers) when a newer file
-//! appears, and the answers built from it.
+//! The gateway's answers from the live revocation index ([`pf_server::index::Index`], which holds
+//! the snapshot set crl-sync writes and swaps in a newer one).
 //!
 //! Every answer (KYC verifications, logins and status checks) comes from the platform's one rule,
 //! [`revocation::status`]: **revoked** when the serial is listed under its CA key, whatever the
@@ -18,11 +17,10 @@
 //! stalest_partition`): one stale municipality CRL makes every such answer unknown (fail closed).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use jpki::{Basis, CertStatus, Serial};
-use revocation::{Policy, SnapshotHolder, SnapshotSet};
+use pf_server::clock::rfc3339;
+use revocation::{Policy, SnapshotSet};
 use serde::Serialize;
 
 /// The `revocation` object of responses.
@@ -97,50 +95,6 @@ pub fn status(
     revocation::status(set, key_id, serial, now, &mapped, Policy::with_grace(grace))
 }
 
-/// The index a server answers from, with its directory.
-#[derive(Debug)]
-pub struct Index {
-    holder: SnapshotHolder,
-    dir: PathBuf,
-    grace: i64,
-}
-
-impl Index {
-    /// An index over `dir`, loaded at once if possible (an empty or missing directory leaves it
-    /// unloaded: not ready, every answer unknown).
-    pub fn open(dir: PathBuf, grace: i64) -> Index {
-        let idx = Index {
-            holder: SnapshotHolder::with_private_copies(),
-            dir,
-            grace,
-        };
-        if let Err(e) = idx.reload() {
-            tracing::warn!(dir = %idx.dir.display(), error = %e, "revocation index not loaded yet");
-        }
-        idx
-    }
-
-    /// Loads the directory again if a newer snapshot appeared; `Ok(true)` when it swapped.
-    pub fn reload(&self) -> revocation::Result<bool> {
-        self.holder.reload_if_changed(&self.dir)
-    }
-
-    /// The current set, for one request.
-    pub fn load(&self) -> Option<Arc<SnapshotSet>> {
-        self.holder.load_full()
-    }
-
-    /// Grace past nextUpdate.
-    pub fn grace(&self) -> i64 {
-        self.grace
-    }
-
-    /// The stalest partition (metrics).
-    pub fn stalest(&self) -> Option<revocation::PartitionMeta> {
-        self.holder.stalest_partition()
-    }
-}
-
 /// The partition ids a certificate (DER) may belong to: each full name of its
 /// cRLDistributionPoints (a URI as is, a DirName as `SHORTNAME=value` entries joined by `, `),
 /// mapped through `map` when it has an entry, else as is. Empty when the certificate does not
@@ -172,16 +126,6 @@ pub fn record_partition(
     partition_candidates(der, map)
         .into_iter()
         .find(|p| crate::ids::partition_fits(p))
-}
-
-/// Unix seconds as RFC 3339 (UTC).
-pub fn rfc3339(unix: i64) -> String {
-    verifier::report::rfc3339(unix)
-}
-
-/// Now, unix seconds.
-pub fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ pub mod ids;
 pub mod index;
 pub mod metrics;
 pub mod random;
-pub mod readiness;
 pub mod relay;
 pub mod report;
 pub mod routes;

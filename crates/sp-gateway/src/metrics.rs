@@ -1,16 +1,10 @@
-//! Prometheus metrics. Labels are SP ids, routes, statuses, purposes, verdicts, reason codes and
-//! CA key ids: nothing personal, no serials, no user ids. The `ca_key` label takes one value per
-//! CA key of the loaded snapshot set (a handful), and a key that leaves the set loses its series.
+//! Prometheus metrics, all named `sp_gateway_…`. Labels are SP ids, routes, statuses, purposes,
+//! verdicts, reason codes and CA key ids: nothing personal, no serials, no user ids. The index
+//! metrics (`sp_gateway_index_…`, with the `ca_key` label) are the server foundation's
+//! ([`pf_server::metrics::IndexMetrics`]).
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
-
-use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
-};
-
-use crate::readiness::IndexHealth;
+use pf_server::metrics::IndexMetrics;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 /// All metrics of one gateway.
 #[derive(Debug, Clone)]
@@ -29,24 +23,8 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     /// Authentication failures by kind (`missing`, `unknown`, `revoked`).
     pub auth_failures: IntCounterVec,
-    /// Seconds since the stalest CRL's thisUpdate.
-    pub index_age: Gauge,
-    /// Seconds until the stalest CRL's nextUpdate (negative when stale).
-    pub index_expires_in: Gauge,
-    /// Snapshot swaps.
-    pub index_swaps: IntCounter,
-    /// Failed snapshot reloads.
-    pub index_reload_errors: IntCounter,
-    /// 1 when a non-empty snapshot set is loaded (the index part of readiness).
-    pub index_loaded: IntGauge,
-    /// CRL partitions past nextUpdate plus the grace, all CA keys together.
-    pub index_stale_partitions: IntGauge,
-    /// CRL partitions by CA key (`ca_key`: key id, hex).
-    pub ca_partitions: IntGaugeVec,
-    /// CRL partitions past nextUpdate plus the grace, by CA key.
-    pub ca_stale_partitions: IntGaugeVec,
-    /// Seconds since the earliest thisUpdate among a CA key's partitions, by CA key.
-    pub ca_oldest_this_update_age: GaugeVec,
+    /// The revocation index: gauges and reload counters.
+    pub index: IndexMetrics,
     /// 1 when the last Redis call (a request's, or the periodic probe's PING) succeeded.
     pub redis_up: IntGauge,
     /// 4-info relays by SP and outcome.
@@ -56,14 +34,12 @@ pub struct Metrics {
     /// Delta events read by the webhook worker, by result (`matched`, `unmatched`, `baseline`,
     /// `ignored`).
     pub webhook_delta_events: IntCounterVec,
-    /// The `ca_key` label values last set, so that a key that leaves the set loses its series.
-    ca_keys: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Result<Metrics, prometheus::Error> {
-        let registry = Registry::new_custom(Some("sp_gateway".into()), None)?;
+        let registry = pf_server::metrics::registry("sp_gateway")?;
         let requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests"),
             &["route", "method", "status"],
@@ -90,36 +66,6 @@ impl Metrics {
             Opts::new("auth_failures_total", "Requests refused with 401"),
             &["kind"],
         )?;
-        let index_age = Gauge::new("index_age_seconds", "Seconds since the stalest CRL's thisUpdate")?;
-        let index_expires_in = Gauge::new(
-            "index_expires_in_seconds",
-            "Seconds until the stalest CRL's nextUpdate",
-        )?;
-        let index_swaps = IntCounter::new("index_swaps_total", "Snapshot sets swapped in")?;
-        let index_reload_errors = IntCounter::new("index_reload_errors_total", "Failed snapshot reloads")?;
-        let index_loaded = IntGauge::new("index_loaded", "1 when a non-empty snapshot set is loaded")?;
-        let index_stale_partitions = IntGauge::new(
-            "index_stale_partitions",
-            "CRL partitions past nextUpdate plus the grace, all CA keys",
-        )?;
-        let ca_partitions = IntGaugeVec::new(
-            Opts::new("index_ca_partitions", "CRL partitions by CA key"),
-            &["ca_key"],
-        )?;
-        let ca_stale_partitions = IntGaugeVec::new(
-            Opts::new(
-                "index_ca_stale_partitions",
-                "CRL partitions past nextUpdate plus the grace, by CA key",
-            ),
-            &["ca_key"],
-        )?;
-        let ca_oldest_this_update_age = GaugeVec::new(
-            Opts::new(
-                "index_ca_oldest_this_update_age_seconds",
-                "Seconds since the earliest thisUpdate among the CA key's CRL partitions",
-            ),
-            &["ca_key"],
-        )?;
         let redis_up = IntGauge::new("redis_up", "1 when Redis answered the last call or probe")?;
         let relays = IntCounterVec::new(
             Opts::new("basic_info_relays_total", "4-info relays to J-LIS (metered)"),
@@ -144,17 +90,9 @@ impl Metrics {
         registry.register(Box::new(checks.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(auth_failures.clone()))?;
-        registry.register(Box::new(index_age.clone()))?;
-        registry.register(Box::new(index_expires_in.clone()))?;
-        registry.register(Box::new(index_swaps.clone()))?;
-        registry.register(Box::new(index_reload_errors.clone()))?;
-        registry.register(Box::new(index_loaded.clone()))?;
-        registry.register(Box::new(index_stale_partitions.clone()))?;
-        registry.register(Box::new(ca_partitions.clone()))?;
-        registry.register(Box::new(ca_stale_partitions.clone()))?;
-        registry.register(Box::new(ca_oldest_this_update_age.clone()))?;
         registry.register(Box::new(redis_up.clone()))?;
         registry.register(Box::new(relays.clone()))?;
+        let index = IndexMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             requests,
@@ -163,78 +101,29 @@ impl Metrics {
             checks,
             rate_limited,
             auth_failures,
-            index_age,
-            index_expires_in,
-            index_swaps,
-            index_reload_errors,
-            index_loaded,
-            index_stale_partitions,
-            ca_partitions,
-            ca_stale_partitions,
-            ca_oldest_this_update_age,
+            index,
             redis_up,
             relays,
             webhook_deliveries,
             webhook_delta_events,
-            ca_keys: Arc::default(),
         })
     }
 
-    /// Sets the index gauges from `health` at `now`: loaded, stale partitions (in total and per CA
-    /// key), partitions per CA key, and the age of each key's oldest thisUpdate; the series of CA
-    /// keys no longer in the set are removed.
-    pub fn set_index_health(&self, health: &IndexHealth, now: i64) {
-        // One update at a time, so that concurrent scrapes and reloads agree on the label set.
-        let mut known = self.ca_keys.lock().unwrap_or_else(|e| e.into_inner());
-        self.index_loaded.set(i64::from(health.loaded));
-        self.index_stale_partitions
-            .set(i64::try_from(health.stale_partitions()).unwrap_or(i64::MAX));
-        let mut current = BTreeSet::new();
-        for k in &health.ca_keys {
-            let label = [k.ca_key.as_str()];
-            self.ca_partitions
-                .with_label_values(&label)
-                .set(i64::try_from(k.partitions).unwrap_or(i64::MAX));
-            self.ca_stale_partitions
-                .with_label_values(&label)
-                .set(i64::try_from(k.stale).unwrap_or(i64::MAX));
-            match k.oldest_this_update {
-                Some(t) => self
-                    .ca_oldest_this_update_age
-                    .with_label_values(&label)
-                    .set(now.saturating_sub(t) as f64),
-                None => {
-                    let _ = self.ca_oldest_this_update_age.remove_label_values(&label);
-                }
-            }
-            current.insert(k.ca_key.clone());
-        }
-        for gone in known.difference(&current) {
-            let label = [gone.as_str()];
-            let _ = self.ca_partitions.remove_label_values(&label);
-            let _ = self.ca_stale_partitions.remove_label_values(&label);
-            let _ = self.ca_oldest_this_update_age.remove_label_values(&label);
-        }
-        *known = current;
+    /// The registry all of them are in.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The text exposition.
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        if TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .is_err()
-        {
-            return String::new();
-        }
-        String::from_utf8(buf).unwrap_or_default()
+        pf_server::metrics::encode(&self.registry)
     }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use crate::readiness::{CaKeyHealth, IndexHealth};
+    use pf_server::health::{CaKeyHealth, IndexHealth};
 
     use super::*;
 
@@ -255,7 +144,7 @@ mod tests {
             ca_keys: vec![key("0102", 3, 1, 900), key("0a0b", 2, 0, 990)],
             stalest: None,
         };
-        m.set_index_health(&h, 1000);
+        m.index.observe(&h, 1000);
         let text = m.render();
         for want in [
             "sp_gateway_index_loaded 1",
@@ -269,7 +158,7 @@ mod tests {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }
         // A key that leaves the set loses its series; nothing loaded reports 0.
-        m.set_index_health(
+        m.index.observe(
             &IndexHealth {
                 loaded: true,
                 ca_keys: vec![key("0a0b", 2, 2, 990)],
@@ -280,7 +169,7 @@ mod tests {
         let text = m.render();
         assert!(!text.contains("0102"), "{text}");
         assert!(text.contains("sp_gateway_index_stale_partitions 2"), "{text}");
-        m.set_index_health(&IndexHealth::default(), 1000);
+        m.index.observe(&IndexHealth::default(), 1000);
         let text = m.render();
         assert!(text.contains("sp_gateway_index_loaded 0"), "{text}");
         assert!(!text.contains("ca_key="), "{text}");

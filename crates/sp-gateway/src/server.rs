@@ -1,5 +1,7 @@
-//! Wiring: the routes, the metrics middleware, the index reload loop, the Redis probe, and the
+//! Wiring: the routes, the metrics middleware, the index reload loop and the Redis probe, and the
 //! server with graceful shutdown (stop accepting, finish in-flight requests, flush the audit log).
+//! The reload loop, the health endpoints and the signals are the server foundation's
+//! ([`pf_server`]).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -8,6 +10,8 @@ use std::time::{Duration, Instant};
 use actix_web::dev::{Server, ServiceResponse};
 use actix_web::{App, HttpServer, web};
 use futures_util::FutureExt;
+use pf_server::health;
+use pf_server::shutdown::Signals;
 
 use crate::routes::{consents, logins, ops, status, verifications};
 use crate::state::{Gateway, Shared};
@@ -18,9 +22,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         |path: &str| web::resource(path.to_owned()).default_service(web::to(ops::method_not_allowed));
     // Static paths first: the router tries resources in order, and patterns cost a regex match.
     cfg.service(resource("/v1/certificate-status").route(web::post().to(status::bulk)))
-        .service(resource("/healthz").route(web::get().to(ops::healthz)))
-        .service(resource("/readyz").route(web::get().to(ops::readyz)))
-        .service(resource("/metrics").route(web::get().to(ops::metrics)))
+        .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz::<Shared>)))
+        .service(resource("/metrics").route(web::get().to(health::metrics::<Shared>)))
         .service(resource("/v1/openapi.json").route(web::get().to(ops::openapi)))
         .service(resource("/v1/verifications").route(web::post().to(verifications::create)))
         .service(resource("/v1/verifications/{id}").route(web::get().to(verifications::get)))
@@ -66,17 +70,17 @@ pub const ROUTES: [(&str, &str); 17] = [
     ("get", "/v1/webhook"),
 ];
 
-/// Starts the index reload loop on the current runtime; it ends when the gateway is dropped.
+/// Starts the index reload loop on the current runtime
+/// ([`pf_server::index::spawn_reloader`]): every `index.reload_interval_ms`, a newer snapshot is
+/// swapped in, counted, and the index and Redis gauges updated. It ends when the gateway is
+/// dropped.
 pub fn spawn_index_reloader(gw: &Shared) {
     let weak = Arc::downgrade(gw);
     let every = Duration::from_millis(gw.config.index.reload_interval_ms);
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(every).await;
-            let Some(gw) = weak.upgrade() else { return };
-            // Opening a snapshot maps and checks it: off the async threads.
-            let g = Arc::clone(&gw);
-            let _ = tokio::task::spawn_blocking(move || g.refresh_index()).await;
+    pf_server::index::spawn_reloader(&gw.index, every, move |_, reload| {
+        if let Some(gw) = weak.upgrade() {
+            gw.metrics.index.count(reload);
+            gw.update_gauges();
         }
     });
 }
@@ -195,28 +199,4 @@ pub async fn serve(config: crate::config::Config) -> anyhow::Result<()> {
     gw.audit.record("gateway_stopped", None, serde_json::Value::Null);
     gw.audit.close();
     Ok(())
-}
-
-/// SIGTERM and SIGINT, registered once.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn install() -> std::io::Result<Signals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    /// Waits for either.
-    async fn recv(mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
-        }
-    }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpRequest;
+use pf_server::health::IndexHealth;
+use pf_server::index::Index;
 use pf_server::ratelimit::{Decision, RateLimiter};
 use pf_server::registry::{AuthOutcome, Purpose, Registry, Sp};
 use pf_server::tls::ClientCert;
@@ -15,9 +17,7 @@ use crate::audit::AuditLog;
 use crate::config::{Config, parse_sha256, read_secret};
 use crate::error::ApiError;
 use crate::ids::{IdSealer, KeyTags};
-use crate::index::Index;
 use crate::metrics::Metrics;
-use crate::readiness::IndexHealth;
 use crate::relay::Jlis;
 use crate::store::Store;
 
@@ -56,8 +56,8 @@ pub struct Gateway {
     pub verifier: Verifier,
     /// CA key tags.
     pub tags: KeyTags,
-    /// The revocation index.
-    pub index: Index,
+    /// The revocation index (shared with its reload loop, which ends when the gateway drops it).
+    pub index: Arc<Index>,
     /// Redis.
     pub store: Store,
     /// Rate limits.
@@ -123,7 +123,7 @@ impl Gateway {
             Some(j) => Some(Jlis::new(j).map_err(StartError::Invalid)?),
             None => None,
         };
-        let index = Index::open(config.snapshot_dir.clone(), config.index.grace_secs);
+        let index = Arc::new(Index::open(config.snapshot_dir.clone(), config.index.grace_secs));
         Ok(Gateway {
             registry: Registry::from_config(&config.sp),
             verifier: Verifier::new(trust, Limits::default()),
@@ -204,32 +204,13 @@ impl Gateway {
         }
     }
 
-    /// Reloads the index if the directory changed, and updates the index metrics.
-    pub fn refresh_index(&self) {
-        match self.index.reload() {
-            Ok(true) => {
-                self.metrics.index_swaps.inc();
-                tracing::info!("revocation index swapped in");
-            }
-            Ok(false) => {}
-            Err(e) => {
-                self.metrics.index_reload_errors.inc();
-                tracing::warn!(error = %e, "revocation index reload failed; keeping the current one");
-            }
-        }
-        self.update_gauges();
-    }
-
     /// Updates the index gauges (age and expiry of the stalest partition, loaded, stale
     /// partitions per CA key) and the Redis gauge from the last call or probe.
     pub fn update_gauges(&self) {
-        let now = crate::index::now_unix();
-        let health = IndexHealth::of_index(&self.index, now);
-        if let Some(f) = &health.stalest {
-            self.metrics.index_age.set((now - f.this_update) as f64);
-            self.metrics.index_expires_in.set((f.next_update - now) as f64);
-        }
-        self.metrics.set_index_health(&health, now);
+        let now = pf_server::clock::now_unix();
+        self.metrics
+            .index
+            .observe(&IndexHealth::of_index(&self.index, now), now);
         self.metrics.redis_up.set(i64::from(self.store.seems_up()));
     }
 }

@@ -290,7 +290,7 @@ async fn certificates_find_their_partition_by_the_crl_idp_with_no_map() {
     assert_eq!(v["revocation"]["source_basis"], "own_partition", "{v}");
     assert_eq!(
         v["revocation"]["source_updated_at"],
-        sp_gateway::index::rfc3339(named.this_update),
+        pf_server::clock::rfc3339(named.this_update),
         "{v}"
     );
     let id_text = v["id"].as_str().unwrap();
@@ -517,12 +517,12 @@ async fn the_verifier_and_the_gateway_give_the_same_answer() {
         assert_eq!(rev["status"], status.label(), "{v}");
         assert_eq!(
             rev["source_updated_at"],
-            sp_gateway::index::rfc3339(f.this_update),
+            pf_server::clock::rfc3339(f.this_update),
             "{v}"
         );
         assert_eq!(
             rev["source_next_update"],
-            sp_gateway::index::rfc3339(f.next_update),
+            pf_server::clock::rfc3339(f.next_update),
             "{v}"
         );
         assert_eq!(rev["source_basis"], f.basis.as_str(), "{v}");
@@ -557,8 +557,8 @@ async fn the_verifier_and_the_gateway_give_the_same_answer() {
 async fn status_checks_answer_from_the_certificates_own_partition() {
     let e = one_partition_stale().await;
     let gw = &e.gw;
-    let fresh_at = sp_gateway::index::rfc3339(e.fresh_at);
-    let stale_at = sp_gateway::index::rfc3339(e.stale_at);
+    let fresh_at = pf_server::clock::rfc3339(e.fresh_at);
+    let stale_at = pf_server::clock::rfc3339(e.stale_at);
     // The ids carry the partition they were registered with.
     let part = |id: &str| gw.gw.ids.open("bank-a", id).unwrap().cert.unwrap().partition;
     assert_eq!(part(&e.fresh.id), Some(format!("sign-2023/{FRESH_TOWN}")));

@@ -25,9 +25,9 @@ use serde_json::{Value, json};
 
 use crate::body::{read_json, to_b64url};
 use crate::error::ApiError;
-use crate::index::{now_unix, rfc3339};
 use crate::state::Shared;
 use crate::store::StoreError;
+use pf_server::clock::{now_unix, rfc3339};
 
 /// `POST /v1/consents` body.
 #[derive(Debug, Deserialize)]

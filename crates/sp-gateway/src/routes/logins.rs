@@ -12,11 +12,12 @@ use serde_json::json;
 
 use crate::body::{b64, from_b64url, read_json, to_b64url};
 use crate::error::ApiError;
-use crate::index::{self, now_unix, rfc3339};
+use crate::index;
 use crate::report::{Record, cert_ref, record, revocation_view};
 use crate::routes::verifications::account;
 use crate::state::Shared;
 use crate::store::{CertToRegister, Registered, Registration};
+use pf_server::clock::{now_unix, rfc3339};
 
 const NONCE_LEN: usize = 32;
 

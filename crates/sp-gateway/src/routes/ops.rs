@@ -1,70 +1,50 @@
-//! Operations: `/healthz` (the process answers), `/readyz` (this process can serve: index loaded,
-//! audit log writable; see [`crate::readiness`]), `/metrics` (Prometheus text) and
-//! `/v1/openapi.json`.
+//! Operations: `/healthz`, `/readyz` and `/metrics` are the server foundation's
+//! ([`pf_server::health`]), with the gateway's checks given here; `/v1/openapi.json` and the
+//! answers to unknown routes and methods are the gateway's.
+//!
+//! The gateway is **ready** when its revocation index is loaded and its **audit log** is healthy.
+//! The audit log is per process: each replica writes its own file (a second writer would break
+//! the hash chain), so a failed write (full or read-only disk) concerns that replica only, and a
+//! replica that cannot record what it answers must not take traffic.
+//!
+//! **Redis reachability** is information only, like CRL staleness: every replica shares it. KYC
+//! verdicts and status checks by verification id work from the index and the sealed ids alone;
+//! what needs Redis (registrations, challenges, consents, status by user id or serial) answers
+//! `STORE_UNAVAILABLE` on every replica alike. Both are exported as metrics
+//! (`sp_gateway_index_…`, `sp_gateway_redis_up`).
 
-use actix_web::{HttpResponse, web};
-use serde_json::json;
+use actix_web::HttpResponse;
+use pf_server::health::{Check, Monitored};
+use pf_server::index::Index;
 
 use crate::error::ApiError;
-use crate::index::{now_unix, rfc3339};
-use crate::readiness::{IndexHealth, is_ready};
-use crate::state::Shared;
+use crate::state::Gateway;
 
 /// The OpenAPI 3.1 document, served as is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
-/// `GET /healthz`.
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(r#"{"status":"ok"}"#)
-}
-
-/// `GET /readyz`: 200 when the per-process checks pass (index loaded, audit log healthy), else
-/// 503. The body reports every check, each marked `required` or not: CRL freshness and Redis
-/// reachability are shared by all replicas, so they are information (and metrics), never a
-/// reason to leave the load balancer. Redis is reported from the last call or periodic probe
-/// rather than pinged here, so that a hanging Redis cannot slow the answer past a load
-/// balancer's probe timeout.
-pub async fn readyz(gw: web::Data<Shared>) -> HttpResponse {
-    let health = IndexHealth::of_index(&gw.index, now_unix());
-    let audit = gw.audit.is_healthy();
-    let redis = gw.store.seems_up();
-    let ready = is_ready(health.loaded, audit);
-    let stalest = health.stalest.as_ref();
-    let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "checks": {
-            "index": {
-                "ok": health.loaded,
-                "required": true,
-                "ca_keys": health.ca_keys.len(),
-                "this_update": stalest.map(|f| rfc3339(f.this_update)),
-                "next_update": stalest.map(|f| rfc3339(f.next_update)),
-            },
-            "audit_log": { "ok": audit, "required": true },
-            "crl_freshness": {
-                "ok": health.is_fresh(),
-                "required": false,
-                "stale_partitions": health.stale_partitions(),
-                "stale_ca_keys": health.stale_ca_keys().collect::<Vec<_>>(),
-            },
-            "redis": { "ok": redis, "required": false },
-        }
-    });
-    if ready {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
+impl Monitored for Gateway {
+    fn index(&self) -> &Index {
+        &self.index
     }
-}
 
-/// `GET /metrics`.
-pub async fn metrics(gw: web::Data<Shared>) -> HttpResponse {
-    gw.update_gauges();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(gw.metrics.render())
+    /// `audit_log` (required) and `redis` (information). Redis is reported from the last call or
+    /// periodic probe rather than pinged here, so that a hanging Redis cannot slow the answer
+    /// past a load balancer's probe timeout.
+    fn checks(&self) -> Vec<Check> {
+        vec![
+            Check::required("audit_log", self.audit.is_healthy()),
+            Check::informational("redis", self.store.seems_up()),
+        ]
+    }
+
+    fn registry(&self) -> &prometheus::Registry {
+        self.metrics.registry()
+    }
+
+    fn before_scrape(&self) {
+        self.update_gauges();
+    }
 }
 
 /// `GET /v1/openapi.json`.

@@ -21,8 +21,9 @@ use serde_json::json;
 use crate::body::read_json;
 use crate::error::ApiError;
 use crate::ids::CertRef;
-use crate::index::{RevocationView, now_unix, rfc3339};
+use crate::index::RevocationView;
 use crate::state::Shared;
+use pf_server::clock::{now_unix, rfc3339};
 
 /// The request: any mix of the three lists.
 #[derive(Debug, Default, Deserialize)]

@@ -18,10 +18,11 @@ use verifier::{HashAlg, Payload, Report, Scheme, SignatureRequest};
 
 use crate::body::{b64, b64_opt, read_json};
 use crate::error::ApiError;
-use crate::index::{self, now_unix};
+use crate::index;
 use crate::report::{Record, cert_ref, reason_label, record, revocation_view, verdict_label};
 use crate::state::Shared;
 use crate::store::{CertToRegister, Idempotency, Registered, Registration};
+use pf_server::clock::now_unix;
 
 /// The request. Either `certificate` + `signature` + (`data` | `digest` + `hash`), or `cms`
 /// (with `data` as the detached content when the CMS does not carry it).

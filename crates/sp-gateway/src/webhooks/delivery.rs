@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::signature::{ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, header_value};
 use super::streams::{GroupReader, field};
 use super::{Ctx, Stage, Target, backoff, now_ms};
-use crate::index::{now_unix, rfc3339};
 use crate::store::StoreError;
+use pf_server::clock::{now_unix, rfc3339};
 
 /// KEYS: retry set, outbox. ARGV: now (ms), most to move.
 /// Moves the deliveries that are due back into the outbox.

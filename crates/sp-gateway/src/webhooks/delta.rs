@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::streams::GroupReader;
 use super::{Ctx, EVENT_REVOKED, Stage};
-use crate::index::{now_unix, rfc3339};
 use crate::store::StoreError;
+use pf_server::clock::{now_unix, rfc3339};
 
 /// KEYS: the event's marker, the outbox. ARGV: marker TTL, event id, SP, body.
 /// Appends the delivery unless the marker says it was appended before.
