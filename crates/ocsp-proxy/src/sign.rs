@@ -11,6 +11,12 @@
 //! there is one key: the first preference the key can produce is used (RSA: SHA-256, SHA-384,
 //! SHA-512 with PKCS#1 v1.5; ECDSA: the same hashes), SHA-256 otherwise.
 //!
+//! A client that checks delegation (RFC 6960 §4.2.2.2) accepts a response only when every
+//! CertID in it names the CA that issued the responder certificate; a client that trusts the
+//! responder certificate directly (OpenSSL's `-VAfile`, a configured trust anchor) accepts any.
+//! A [`Responder`] is one certificate and key; a server that serves several CAs under
+//! delegation holds one per CA.
+//!
 //! Not for: deciding statuses ([`crate::answer`]) or caching responses.
 
 use std::path::Path;
