@@ -1,9 +1,26 @@
 //! ocsp-proxy: an RFC 6960 OCSP responder over the revocation index.
 //!
-//! It will own OCSP request parsing, answers from a fresh index (good / revoked / unknown),
-//! `tryLater` or a relay to the J-LIS responder when the index is stale, response signing with the
-//! PF's delegated responder key, a per-certificate response cache, and RFC 5019 cache headers.
+//! This library is the responder's pure core, with no sockets and no async:
+//! - [`request`]: the POST body or GET path of a request, decoded and checked (size, number of
+//!   CertIDs, RFC 8954 nonce, preferred signature algorithms);
+//! - [`issuers`]: the CA certificates served, matched against a CertID by issuerNameHash and
+//!   issuerKeyHash (SHA-1 or SHA-256), yielding the CA key id the revocation index is keyed by;
+//! - [`answer`]: each CertID answered through the one revocation rule
+//!   ([`revocation::status`]): good, revoked or unknown, or, when the CRL data cannot vouch, a
+//!   live check (relay to J-LIS) or `tryLater`, never "good" from stale data;
+//! - [`sign`]: the BasicOCSPResponse signed with the PF's delegated responder key;
+//! - [`Error`]: every failure, and [`error_response`], the one place that maps a failure to an
+//!   OCSP response status.
 //!
-//! It does not build the index (that is `crl-sync`).
+//! Not here: the HTTP server, the relay to J-LIS's responder, the response cache and RFC 5019
+//! cache headers (they build on this core), and building the index (that is `crl-sync`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod answer;
+mod error;
+pub mod issuers;
+pub mod request;
+pub mod sign;
+
+pub use error::{Error, error_response};

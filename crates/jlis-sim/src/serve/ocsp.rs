@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
 use der::Decode;
 use der::asn1::{GeneralizedTime, Null, ObjectIdentifier, OctetString};
 use jpki::ocsp::{
@@ -49,41 +48,10 @@ pub(crate) async fn post(body: web::Bytes, state: web::Data<AppState>) -> HttpRe
 /// `GET /ocsp/{base64}`.
 pub(crate) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let raw = req.uri().path().strip_prefix("/ocsp/").unwrap_or_default();
-    match decode_get(raw) {
-        Some(der) => answer(state, der).await,
-        None => der_response(error_der(ResponseStatus::MalformedRequest)),
+    match jpki::ocsp::decode_get(raw) {
+        Ok(der) => answer(state, der).await,
+        Err(_) => der_response(error_der(ResponseStatus::MalformedRequest)),
     }
-}
-
-/// Decodes the GET form: percent-decoding, then standard or URL-safe base64 with or without
-/// padding.
-pub fn decode_get(raw: &str) -> Option<Vec<u8>> {
-    let text = percent_decode(raw)?;
-    let text = text.trim();
-    if text.is_empty() || text.len() > 2 * jpki::ocsp::MAX_OCSP_LEN {
-        return None;
-    }
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|e| e.decode(text).ok())
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        if c == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 async fn answer(state: web::Data<AppState>, der: Vec<u8>) -> HttpResponse {

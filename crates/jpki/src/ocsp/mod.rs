@@ -4,10 +4,13 @@
 //! [`OcspRequest::from_der`] reads a request behind a size limit and never panics (it accepts the
 //! preferred-signature-algorithms extension that made the `ocsp` crate panic), and
 //! [`ResponseData::to_der`], [`BasicOcspResponse::assemble`] and [`OcspResponse::error`] build
-//! responses around a signature computed elsewhere.
+//! responses around a signature computed elsewhere. [`decode_get`] reads the GET form (RFC 6960
+//! appendix A), [`OcspRequest::checked_nonce`] applies the RFC 8954 nonce length rule and
+//! [`OcspRequest::preferred_signature_algorithms`] reads the RFC 6960 §4.4.7 extension.
 //!
 //! Not here: signing, signature verification, or deciding a certificate's status.
 
+mod get;
 mod request;
 mod response;
 
@@ -22,7 +25,10 @@ use x509_cert::spki::AlgorithmIdentifierOwned;
 use crate::error::SerialError;
 use crate::serial::Serial;
 
-pub use request::{OcspRequest, RequestSignature, RequestedCert, SingleRequest, TbsRequest};
+pub use get::{MAX_GET_LEN, decode_get};
+pub use request::{
+    OcspRequest, PreferredSignatureAlgorithm, RequestSignature, RequestedCert, SingleRequest, TbsRequest,
+};
 pub use response::{
     BasicOcspResponse, CertStatus, OcspResponse, ResponderId, ResponseBytes, ResponseData, ResponseStatus,
     RevokedInfo, SingleResponse,
@@ -31,6 +37,11 @@ pub use x509_cert::ext::pkix::crl::CrlReason;
 
 /// Largest OCSP request or response accepted, in bytes.
 pub const MAX_OCSP_LEN: usize = 64 * 1024;
+
+/// Longest nonce accepted (RFC 8954 §2.1: `Nonce ::= OCTET STRING(SIZE(1..32))`). RFC 9654,
+/// which obsoletes RFC 8954, relaxes the upper bound for environments that need longer nonces;
+/// no JPKI client does, and this is the one place to change should one appear.
+pub const MAX_NONCE_LEN: usize = 32;
 
 /// `id-pkix-ocsp-nonce` (RFC 6960 §4.4.1, RFC 8954).
 pub const OID_NONCE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2");
@@ -65,6 +76,25 @@ pub enum OcspError {
     /// A CertID serial number that is not an RFC 5280 serial (negative, over 20 octets, ...).
     #[error("bad serial number in CertID: {0}")]
     BadSerial(#[from] SerialError),
+    /// A GET path that is not percent-encoded base64 (RFC 6960 appendix A).
+    #[error("bad OCSP GET encoding: {detail}")]
+    BadGetEncoding {
+        /// What was wrong.
+        detail: &'static str,
+    },
+    /// A nonce extension whose value is not an OCTET STRING of 1 to [`MAX_NONCE_LEN`] octets
+    /// (RFC 8954 §2.1: the responder answers `malformedRequest`).
+    #[error("bad nonce: {detail}")]
+    BadNonce {
+        /// What was wrong.
+        detail: String,
+    },
+    /// An extension present more than once (RFC 5280 §4.2 forbids it).
+    #[error("duplicate extension {oid}")]
+    DuplicateExtension {
+        /// The extension's OID, dotted.
+        oid: String,
+    },
     /// A successful response whose responseType is not `id-pkix-ocsp-basic`.
     #[error("unsupported OCSP response type {oid}")]
     UnsupportedResponseType {
@@ -92,6 +122,9 @@ impl OcspError {
             OcspError::MalformedDer { .. } => "MALFORMED_DER",
             OcspError::EmptyRequestList => "EMPTY_REQUEST_LIST",
             OcspError::BadSerial(_) => "BAD_SERIAL",
+            OcspError::BadGetEncoding { .. } => "BAD_GET_ENCODING",
+            OcspError::BadNonce { .. } => "BAD_NONCE",
+            OcspError::DuplicateExtension { .. } => "DUPLICATE_EXTENSION",
             OcspError::UnsupportedResponseType { .. } => "UNSUPPORTED_RESPONSE_TYPE",
             OcspError::StatusMismatch => "STATUS_MISMATCH",
             OcspError::Encoding { .. } => "ENCODING",

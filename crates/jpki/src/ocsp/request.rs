@@ -5,7 +5,9 @@ use der::{Decode, Encode, Sequence};
 use x509_cert::ext::{Extension, Extensions};
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
-use super::{CertId, OID_NONCE, OcspError, Version, check_size, encoding, malformed};
+use super::{
+    CertId, MAX_NONCE_LEN, OID_NONCE, OID_PREF_SIG_ALGS, OcspError, Version, check_size, encoding, malformed,
+};
 use crate::serial::Serial;
 
 /// RFC 6960 §4.1.1:
@@ -83,6 +85,23 @@ pub struct SingleRequest {
     /// Per-certificate extensions, uninterpreted.
     #[asn1(context_specific = "0", optional = "true")]
     pub single_request_extensions: Option<Extensions>,
+}
+
+/// RFC 6960 §4.4.7.1:
+///
+/// ```text
+/// PreferredSignatureAlgorithms ::= SEQUENCE OF PreferredSignatureAlgorithm
+/// PreferredSignatureAlgorithm ::= SEQUENCE {
+///     sigIdentifier   AlgorithmIdentifier,
+///     certIdentifier  AlgorithmIdentifier OPTIONAL }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Sequence)]
+pub struct PreferredSignatureAlgorithm {
+    /// A signature algorithm the client can verify.
+    pub sig_identifier: AlgorithmIdentifierOwned,
+    /// The public key algorithm of the responder certificate that goes with it, when stated.
+    #[asn1(optional = "true")]
+    pub cert_identifier: Option<AlgorithmIdentifierOwned>,
 }
 
 /// One certificate asked about, with its serial checked.
@@ -164,6 +183,51 @@ impl OcspRequest {
             Ok(inner) => Some(inner.as_bytes()),
             Err(_) => Some(raw),
         }
+    }
+
+    /// The nonce under RFC 8954 §2.1: `None` without the extension; the nonce octets when the
+    /// extnValue is the DER of an OCTET STRING of 1 to [`MAX_NONCE_LEN`] octets; otherwise
+    /// [`OcspError::BadNonce`] (or [`OcspError::DuplicateExtension`] for two nonce extensions),
+    /// which a responder answers with `malformedRequest`.
+    pub fn checked_nonce(&self) -> Result<Option<&[u8]>, OcspError> {
+        let Some(ext) = self.unique_extension(OID_NONCE)? else {
+            return Ok(None);
+        };
+        let inner = <&der::asn1::OctetStringRef>::from_der(ext.extn_value.as_bytes()).map_err(|e| {
+            OcspError::BadNonce {
+                detail: format!("extnValue is not an OCTET STRING: {e}"),
+            }
+        })?;
+        let nonce = inner.as_bytes();
+        if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
+            return Err(OcspError::BadNonce {
+                detail: format!("{} octets, expected 1 to {MAX_NONCE_LEN}", nonce.len()),
+            });
+        }
+        Ok(Some(nonce))
+    }
+
+    /// The signature algorithms the client prefers (RFC 6960 §4.4.7), most preferred first; empty
+    /// without the extension. A malformed extension is an error: a client that sends it expects
+    /// it to be honoured.
+    pub fn preferred_signature_algorithms(&self) -> Result<Vec<PreferredSignatureAlgorithm>, OcspError> {
+        match self.unique_extension(OID_PREF_SIG_ALGS)? {
+            None => Ok(Vec::new()),
+            Some(ext) => <Vec<PreferredSignatureAlgorithm> as Decode>::from_der(ext.extn_value.as_bytes())
+                .map_err(malformed("PreferredSignatureAlgorithms")),
+        }
+    }
+
+    fn unique_extension(&self, oid: ObjectIdentifier) -> Result<Option<&Extension>, OcspError> {
+        let Some(exts) = self.tbs_request.request_extensions.as_ref() else {
+            return Ok(None);
+        };
+        let mut found = exts.iter().filter(|e| e.extn_id == oid);
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(OcspError::DuplicateExtension { oid: oid.to_string() });
+        }
+        Ok(first)
     }
 
     /// Each certificate asked about, with its serial checked; the first bad serial is an error.

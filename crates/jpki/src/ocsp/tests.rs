@@ -211,6 +211,14 @@ fn parses_a_hand_built_request_with_every_optional_part() {
     let der = tlv(0x30, &[tbs, sig].concat());
     let req = OcspRequest::from_der(&der).unwrap();
     assert_eq!(req.nonce(), Some(&b"0123456789abcdef"[..]));
+    assert_eq!(req.checked_nonce().unwrap(), Some(&b"0123456789abcdef"[..]));
+    let pref = req.preferred_signature_algorithms().unwrap();
+    assert_eq!(pref.len(), 1);
+    assert_eq!(
+        pref[0].sig_identifier.oid,
+        ObjectIdentifier::new_unwrap(SHA256_RSA)
+    );
+    assert_eq!(pref[0].cert_identifier, None);
     assert!(req.optional_signature.is_some());
     let certs = req.requested().unwrap();
     assert_eq!(certs[0].serial, Serial::from_u64(0x8001));
@@ -244,6 +252,46 @@ fn request_errors() {
     neg.tbs_request.request_list[0].req_cert.serial_number = der::asn1::Int::new(&[0xFF]).unwrap();
     let neg = OcspRequest::from_der(&neg.to_der().unwrap()).unwrap();
     assert_eq!(neg.requested().unwrap_err().code(), "BAD_SERIAL");
+}
+
+fn with_extension(mut req: OcspRequest, id: ObjectIdentifier, value: Vec<u8>) -> OcspRequest {
+    req.tbs_request
+        .request_extensions
+        .get_or_insert_with(Vec::new)
+        .push(Extension {
+            extn_id: id,
+            critical: false,
+            extn_value: OctetString::new(value).unwrap(),
+        });
+    req
+}
+
+#[test]
+fn nonce_length_rule_of_rfc_8954() {
+    let plain = OcspRequest::build(vec![cert_id(5)], None).unwrap();
+    assert_eq!(plain.checked_nonce().unwrap(), None);
+    assert!(plain.preferred_signature_algorithms().unwrap().is_empty());
+    for len in [1, 16, MAX_NONCE_LEN] {
+        let req = OcspRequest::build(vec![cert_id(5)], Some(&vec![7; len])).unwrap();
+        assert_eq!(req.checked_nonce().unwrap(), Some(&vec![7; len][..]), "{len}");
+    }
+    for len in [0, MAX_NONCE_LEN + 1, 200] {
+        let req = OcspRequest::build(vec![cert_id(5)], Some(&vec![7; len])).unwrap();
+        assert_eq!(req.checked_nonce().unwrap_err().code(), "BAD_NONCE", "{len}");
+    }
+    // A raw extnValue that is not an OCTET STRING.
+    let raw = with_extension(plain.clone(), OID_NONCE, vec![0x02, 0x01, 0x05]);
+    assert_eq!(raw.checked_nonce().unwrap_err().code(), "BAD_NONCE");
+    // Two nonce extensions.
+    let twice = OcspRequest::build(vec![cert_id(5)], Some(&[1; 16])).unwrap();
+    let twice = with_extension(twice, OID_NONCE, vec![0x04, 0x01, 0x05]);
+    assert_eq!(twice.checked_nonce().unwrap_err().code(), "DUPLICATE_EXTENSION");
+    // A malformed preferred-signature-algorithms extension.
+    let bad = with_extension(plain, OID_PREF_SIG_ALGS, vec![0x30, 0x03, 0x02, 0x01]);
+    assert_eq!(
+        bad.preferred_signature_algorithms().unwrap_err().code(),
+        "MALFORMED_DER"
+    );
 }
 
 fn time(secs: u64) -> GeneralizedTime {
@@ -405,6 +453,8 @@ proptest! {
         if let Ok(req) = a {
             let _ = req.requested();
             let _ = req.nonce();
+            let _ = req.checked_nonce();
+            let _ = req.preferred_signature_algorithms();
         }
         if let Ok(resp) = OcspResponse::from_der(&bytes) {
             let _ = resp.basic();
