@@ -12,15 +12,22 @@
 //! - [`Error`]: every failure, and [`error_response`], the one place that maps a failure to an
 //!   OCSP response status.
 //!
-//! Not here: the HTTP server, the relay to J-LIS's responder, the response cache and RFC 5019
-//! cache headers (they build on this core), and building the index (that is `crl-sync`).
+//! - [`config`] and [`server`]: the responder over HTTP on the platform's server foundation
+//!   (`pf-server`: configuration, index holder with hot reload, health endpoints, shutdown, TLS),
+//!   with a signed-response cache, RFC 5019 cache headers and load shedding; the thin binary
+//!   `ocsp-proxy serve --config FILE`.
+//!
+//! Not here yet: the relay to J-LIS's responder for stale partitions (answered `tryLater`).
+//! Not here ever: building the index (that is `crl-sync`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod answer;
+pub mod config;
 mod error;
 pub mod issuers;
 pub mod request;
+pub mod server;
 pub mod sign;
 
 pub use error::{Error, error_response};

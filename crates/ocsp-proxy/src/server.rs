@@ -1,0 +1,539 @@
+//! The responder over HTTP, on the platform's server foundation ([`pf_server`]):
+//! `POST /` and `POST /ocsp` (`application/ocsp-request`), `GET /{base64}` and
+//! `GET /ocsp/{base64}` (RFC 6960 appendix A), `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Each request is decoded ([`crate::request`]), answered through the one revocation rule
+//! ([`crate::answer`], never "good" from stale data: a CertID the CRL data cannot vouch for makes
+//! the request `tryLater`), signed ([`crate::sign`]) and, when it carries no nonce and one
+//! CertID (the RFC 5019 profile most clients use), kept in a [`ResponseCache`] until the
+//! snapshot set changes or the response's nextUpdate passes, with RFC 5019 HTTP cache headers so
+//! a CDN can sit in front. Signatures computed at once are bounded
+//! (`limits.max_signings_in_flight`): one more is answered `tryLater` at once with `Retry-After`,
+//! never queued (load shedding).
+//!
+//! Not yet here: the relay to J-LIS's responder for stale partitions (stale answers are
+//! `tryLater`), per-SP authentication.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use der::Encode;
+use pf_server::clock::now_unix;
+use pf_server::health::{Check, IndexHealth, Monitored};
+use pf_server::index::{Index, Reload};
+use pf_server::metrics::IndexMetrics;
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+use revocation::Policy;
+
+use crate::answer::{Context, Decision, StalePolicy, answer_request, try_later_response};
+use crate::config::Config;
+use crate::issuers::IssuerTable;
+use crate::request::{Limits, Request};
+use crate::sign::Responder;
+use crate::{Error, error_response};
+
+/// Why the responder could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A CA certificate or the responder certificate/key is unusable.
+    #[error(transparent)]
+    Ocsp(#[from] Error),
+    /// The metrics could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// The responder's metrics, under `ocsp_proxy_`.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// The revocation index's.
+    pub index: IndexMetrics,
+    /// `responses_total{status, source}`: status `successful` (signed), `malformed_request`,
+    /// `internal_error`, `try_later`; source `index`, `cache` or `none`.
+    pub responses: IntCounterVec,
+    /// `signings_shed_total`: requests answered `tryLater` because the signers were all busy.
+    pub shed: IntCounter,
+    /// `request_duration_seconds{method}`.
+    pub latency: HistogramVec,
+}
+
+impl Metrics {
+    fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = pf_server::metrics::registry("ocsp_proxy")?;
+        let index = IndexMetrics::register(&registry)?;
+        let responses = IntCounterVec::new(
+            Opts::new("responses_total", "OCSP responses by status and source"),
+            &["status", "source"],
+        )?;
+        let shed = IntCounter::new(
+            "signings_shed_total",
+            "Requests answered tryLater because every signer was busy",
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("request_duration_seconds", "Time to answer an OCSP request").buckets(vec![
+                0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1.0,
+            ]),
+            &["method"],
+        )?;
+        registry.register(Box::new(responses.clone()))?;
+        registry.register(Box::new(shed.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Metrics {
+            registry,
+            index,
+            responses,
+            shed,
+            latency,
+        })
+    }
+}
+
+/// A signed response kept for requests without a nonce.
+#[derive(Clone, Debug)]
+struct Cached {
+    body: Arc<[u8]>,
+    /// Served until then (the response's nextUpdate), unix seconds.
+    valid_until: i64,
+    /// The single response's thisUpdate, for `Last-Modified`.
+    this_update: i64,
+}
+
+/// Signed responses to nonce-less single-CertID requests, keyed by the CertID's DER (hash
+/// algorithm, issuer hashes and serial). Emptied whenever a newer snapshot set is swapped in, and
+/// an entry is never served past its nextUpdate. Bounded: at the limit, an arbitrary entry makes
+/// room.
+#[derive(Debug)]
+pub struct ResponseCache {
+    entries: Mutex<HashMap<Vec<u8>, Cached>>,
+    max: usize,
+}
+
+impl ResponseCache {
+    /// A cache of at most `max` responses (0: no caching).
+    pub fn new(max: usize) -> ResponseCache {
+        ResponseCache {
+            entries: Mutex::new(HashMap::new()),
+            max,
+        }
+    }
+
+    fn get(&self, key: &[u8], now: i64) -> Option<Cached> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(key).filter(|c| now < c.valid_until).cloned()
+    }
+
+    fn put(&self, key: Vec<u8>, value: Cached) {
+        if self.max == 0 {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.max
+            && !entries.contains_key(&key)
+            && let Some(victim) = entries.keys().next().cloned()
+        {
+            entries.remove(&victim);
+        }
+        entries.insert(key, value);
+    }
+
+    /// Drops every response (a newer snapshot set may change any of them).
+    pub fn clear(&self) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Responses kept.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Everything a request needs, built once from the configuration.
+#[derive(Debug)]
+pub struct OcspServer {
+    /// The configuration.
+    pub config: Config,
+    /// The CAs answered.
+    pub issuers: IssuerTable,
+    /// The signing certificate and key.
+    pub responder: Responder,
+    /// The revocation index.
+    pub index: Arc<Index>,
+    /// Signed responses.
+    pub cache: Arc<ResponseCache>,
+    /// Metrics.
+    pub metrics: Metrics,
+    limits: Limits,
+    signing: AtomicUsize,
+}
+
+/// What one request is answered with.
+#[derive(Debug)]
+pub struct Reply {
+    /// The `OCSPResponse` DER.
+    pub body: Arc<[u8]>,
+    /// `successful`, `malformed_request`, `internal_error` or `try_later` (metrics).
+    pub status: &'static str,
+    /// `index`, `cache` or `none` (metrics).
+    pub source: &'static str,
+    /// thisUpdate and nextUpdate of a cacheable signed response (RFC 5019 headers).
+    pub cache_window: Option<(i64, i64)>,
+    /// Seconds to suggest in `Retry-After` (load shedding).
+    pub retry_after: Option<u64>,
+}
+
+impl Reply {
+    fn error(e: &Error) -> Reply {
+        tracing::debug!(code = e.code(), error = %e, "OCSP request refused");
+        let status = match e.response_status() {
+            jpki::ocsp::ResponseStatus::MalformedRequest => "malformed_request",
+            jpki::ocsp::ResponseStatus::TryLater => "try_later",
+            _ => "internal_error",
+        };
+        Reply {
+            body: error_response(e).into(),
+            status,
+            source: "none",
+            cache_window: None,
+            retry_after: None,
+        }
+    }
+
+    fn try_later(retry_after: Option<u64>) -> Reply {
+        Reply {
+            body: try_later_response().into(),
+            status: "try_later",
+            source: "none",
+            cache_window: None,
+            retry_after,
+        }
+    }
+}
+
+/// Releases a signing slot when dropped.
+struct SigningSlot<'a>(&'a AtomicUsize);
+
+impl Drop for SigningSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl OcspServer {
+    /// Loads the CA certificates, the responder and the index (an empty or missing snapshot
+    /// directory leaves it unloaded: not ready, every answer `tryLater`).
+    pub fn build(config: Config) -> Result<OcspServer, StartError> {
+        let mut issuers = IssuerTable::new();
+        for path in &config.ca_certs {
+            issuers.add_pem_file(path)?;
+        }
+        let responder = Responder::from_pem_files(&config.responder.cert, &config.responder.key)?;
+        let index = Arc::new(Index::open(config.snapshot_dir.clone(), config.index.grace_secs));
+        let limits = Limits {
+            max_request_bytes: config.limits.max_request_bytes,
+            max_cert_ids: config.limits.max_cert_ids,
+        };
+        Ok(OcspServer {
+            cache: Arc::new(ResponseCache::new(config.cache.max_entries)),
+            metrics: Metrics::new()?,
+            issuers,
+            responder,
+            index,
+            limits,
+            signing: AtomicUsize::new(0),
+            config,
+        })
+    }
+
+    /// Answers a POST body.
+    pub fn answer_post(&self, body: &[u8], now: i64) -> Reply {
+        self.answer(Request::from_post(body, &self.limits), now)
+    }
+
+    /// Answers the GET form (the part of the path after the responder's prefix, as received).
+    pub fn answer_get(&self, path: &str, now: i64) -> Reply {
+        self.answer(Request::from_get(path, &self.limits), now)
+    }
+
+    fn answer(&self, request: Result<Request, Error>, now: i64) -> Reply {
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => return Reply::error(&e),
+        };
+        // The RFC 5019 profile (one CertID, no nonce) gives the same response to everyone.
+        let cache_key = match request.certs() {
+            [one] if request.nonce_extension().is_none() => one.cert_id.to_der().ok(),
+            _ => None,
+        };
+        if let Some(key) = &cache_key
+            && let Some(hit) = self.cache.get(key, now)
+        {
+            return Reply {
+                body: hit.body,
+                status: "successful",
+                source: "cache",
+                cache_window: Some((hit.this_update, hit.valid_until)),
+                retry_after: None,
+            };
+        }
+        let set = self.index.load();
+        let ctx = Context {
+            issuers: &self.issuers,
+            snapshots: set.as_deref(),
+            at: now,
+            policy: Policy::with_grace(self.index.grace()),
+            stale: StalePolicy::TryLater,
+        };
+        let responses = match answer_request(&ctx, &request) {
+            Ok(Decision::Respond(responses)) => responses,
+            Ok(Decision::TryLater(reason)) => {
+                tracing::debug!(reason = reason.code(), "OCSP answer needs fresher CRL data");
+                return Reply::try_later(None);
+            }
+            // The relay to J-LIS is not configured: a live check is not possible.
+            Ok(Decision::NeedsLiveCheck(_)) => return Reply::try_later(None),
+            Err(e) => return Reply::error(&e),
+        };
+        drop(set);
+        let window = window_of(&responses);
+        let Some(_slot) = self.signing_slot() else {
+            self.metrics.shed.inc();
+            return Reply::try_later(Some(1));
+        };
+        let body: Arc<[u8]> = match self.responder.sign(
+            responses,
+            request.nonce_extension(),
+            now,
+            request.preferred_signature_algorithms(),
+        ) {
+            Ok(b) => b.into(),
+            Err(e) => {
+                tracing::error!(code = e.code(), error = %e, "signing an OCSP response failed");
+                return Reply::error(&e);
+            }
+        };
+        let cache_window = match (cache_key, window) {
+            (Some(key), Some((this_update, next_update))) => {
+                self.cache.put(
+                    key,
+                    Cached {
+                        body: Arc::clone(&body),
+                        valid_until: next_update,
+                        this_update,
+                    },
+                );
+                Some((this_update, next_update))
+            }
+            _ => None,
+        };
+        Reply {
+            body,
+            status: "successful",
+            source: "index",
+            cache_window,
+            retry_after: None,
+        }
+    }
+
+    fn signing_slot(&self) -> Option<SigningSlot<'_>> {
+        let max = self.config.limits.max_signings_in_flight;
+        let before = self.signing.fetch_add(1, Ordering::AcqRel);
+        let slot = SigningSlot(&self.signing);
+        (before < max).then_some(slot)
+    }
+}
+
+/// The earliest thisUpdate and nextUpdate among the responses (`None` when one has no
+/// nextUpdate: such a response is not cached).
+fn window_of(responses: &[jpki::ocsp::SingleResponse]) -> Option<(i64, i64)> {
+    let secs = |t: &der::asn1::GeneralizedTime| i64::try_from(t.to_unix_duration().as_secs()).ok();
+    let mut out: Option<(i64, i64)> = None;
+    for r in responses {
+        let this_update = secs(&r.this_update)?;
+        let next_update = secs(r.next_update.as_ref()?)?;
+        out = Some(match out {
+            Some((t, n)) => (t.min(this_update), n.min(next_update)),
+            None => (this_update, next_update),
+        });
+    }
+    out
+}
+
+impl Monitored for OcspServer {
+    fn index(&self) -> &Index {
+        &self.index
+    }
+
+    fn checks(&self) -> Vec<Check> {
+        vec![
+            Check::informational("response_cache", true).with("entries", self.cache.len()),
+            Check::informational("signings_in_flight", true)
+                .with("count", self.signing.load(Ordering::Relaxed)),
+        ]
+    }
+
+    fn registry(&self) -> &Registry {
+        &self.metrics.registry
+    }
+
+    fn before_scrape(&self) {
+        let now = now_unix();
+        self.metrics
+            .index
+            .observe(&IndexHealth::of_index(&self.index, now), now);
+    }
+}
+
+fn http_date(unix: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix).ok()?;
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.format(&format).ok()
+}
+
+fn respond(server: &OcspServer, reply: Reply, method: &str, started: Instant) -> HttpResponse {
+    server
+        .metrics
+        .responses
+        .with_label_values(&[reply.status, reply.source])
+        .inc();
+    server
+        .metrics
+        .latency
+        .with_label_values(&[method])
+        .observe(started.elapsed().as_secs_f64());
+    let mut res = HttpResponse::Ok();
+    res.content_type("application/ocsp-response");
+    if let Some((this_update, next_update)) = reply.cache_window {
+        // RFC 5019 §6.2: a cache may keep the response until its nextUpdate.
+        let now = now_unix();
+        let max_age = next_update.saturating_sub(now).max(0);
+        res.insert_header((
+            header::CACHE_CONTROL,
+            format!("max-age={max_age}, public, no-transform, must-revalidate"),
+        ));
+        if let Some(d) = http_date(this_update) {
+            res.insert_header((header::LAST_MODIFIED, d));
+        }
+        if let Some(d) = http_date(next_update) {
+            res.insert_header((header::EXPIRES, d));
+        }
+        let etag = hex::encode(openssl::sha::sha1(&reply.body));
+        res.insert_header((header::ETAG, format!("\"{etag}\"")));
+    } else {
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+    }
+    if let Some(secs) = reply.retry_after {
+        res.insert_header((header::RETRY_AFTER, secs.to_string()));
+    }
+    res.body(reply.body.to_vec())
+}
+
+async fn post(server: web::Data<OcspServer>, body: web::Bytes) -> HttpResponse {
+    let started = Instant::now();
+    let reply = server.answer_post(&body, now_unix());
+    respond(&server, reply, "POST", started)
+}
+
+async fn get(server: web::Data<OcspServer>, req: HttpRequest) -> HttpResponse {
+    let started = Instant::now();
+    let path = req.uri().path();
+    let raw = path
+        .strip_prefix("/ocsp/")
+        .or_else(|| path.strip_prefix('/'))
+        .unwrap_or_default();
+    let reply = server.answer_get(raw, now_unix());
+    respond(&server, reply, "GET", started)
+}
+
+/// Registers every route on `cfg`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(pf_server::health::healthz))
+        .route("/readyz", web::get().to(pf_server::health::readyz::<OcspServer>))
+        .route(
+            "/metrics",
+            web::get().to(pf_server::health::metrics::<OcspServer>),
+        )
+        .route("/", web::post().to(post))
+        .route("/ocsp", web::post().to(post))
+        .route("/{tail:.*}", web::get().to(get));
+}
+
+/// Starts the index reload loop (which empties the response cache on every swap), binds
+/// `listener` (with TLS when `[server.tls]` is set) and returns the server, not yet awaited.
+/// Must be called inside a Tokio runtime.
+pub fn start(server: Arc<OcspServer>, listener: TcpListener) -> std::io::Result<(SocketAddr, Server)> {
+    let addr = listener.local_addr()?;
+    let cache = Arc::clone(&server.cache);
+    let metrics = server.metrics.index.clone();
+    pf_server::index::spawn_reloader(
+        &server.index,
+        Duration::from_millis(server.config.index.reload_interval_ms),
+        move |index, outcome| {
+            metrics.count(outcome);
+            if matches!(outcome, Reload::Swapped) {
+                cache.clear();
+            }
+            let now = now_unix();
+            metrics.observe(&IndexHealth::of_index(index, now), now);
+        },
+    );
+    let workers = server.config.workers;
+    let tls = server.config.server.tls.clone();
+    // Bodies up to the configured limit reach the parser (which answers malformedRequest past
+    // it); larger ones are refused by the framework with 413.
+    let max_body = server.config.limits.max_request_bytes.saturating_add(1);
+    let data = web::Data::from(server);
+    let http = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .configure(routes)
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .disable_signals()
+    .on_connect(pf_server::tls::on_connect);
+    let http = match &tls {
+        Some(cfg) => http.listen_openssl(
+            listener,
+            pf_server::tls::acceptor(cfg).map_err(std::io::Error::other)?,
+        )?,
+        None => http.listen(listener)?,
+    }
+    .run();
+    Ok((addr, http))
+}
+
+/// Builds the responder from `config` and serves until SIGTERM or SIGINT, then finishes the
+/// requests in flight.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let signals = pf_server::shutdown::Signals::install()?;
+    let listener = TcpListener::bind(config.listen)?;
+    let server = Arc::new(OcspServer::build(config)?);
+    let (addr, http) = start(Arc::clone(&server), listener)?;
+    tracing::info!(%addr, cas = server.issuers.len(), "ocsp-proxy listening");
+    let handle = http.handle();
+    let task = tokio::spawn(http);
+    tokio::select! {
+        r = task => { r??; }
+        () = signals.recv() => {
+            tracing::info!("shutting down: finishing in-flight requests");
+            handle.stop(true).await;
+        }
+    }
+    Ok(())
+}
