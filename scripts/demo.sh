@@ -8,7 +8,8 @@
 #      the bank runs its KYC through the PF's REST gateway (sp-gateway + its own redis-server);
 #   6. the customer moves house: J-LIS revokes the signing certificate (affiliationChanged) and issues a new one;
 #   7. J-LIS publishes the next CRLs; crl-sync ingests them, the lookup says revoked and the verifier refuses;
-#   8. the bank's liveness check through the gateway says revoked; the audit chain verifies.
+#   8. the bank's liveness check through the gateway says revoked, and so does the PF's OCSP responder
+#      (ocsp-proxy, asked with `openssl ocsp`); the audit chain verifies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release}
@@ -97,17 +98,16 @@ for id in sign-2019 sign-2023 sign-2026 auth-2019 auth-2023 auth-2026; do cp "$D
 "$BIN/sp-gateway" gen-key >"$GW/key.json"
 KEY=$(jq -r .api_key "$GW/key.json")
 openssl rand -hex 32 >"$GW/id.secret"
-# The customer's cRLDistributionPoints name (a DirName, written as the gateway writes it) mapped to
-# the crl-sync partition id of that CRL, so KYC and later status checks answer from that partition.
+# No partition map: the customer's cRLDistributionPoints DirName is the name its municipality's CRL gives
+# itself (issuingDistributionPoint), which crl-sync keeps in the snapshot, so KYC and later status checks
+# answer from that partition with no configuration.
 DP=$(openssl x509 -in "$SIGN_CERT" -noout -ext crlDistributionPoints | sed -n 's/^ *DirName://p' | head -1 | sed 's/ = /=/g')
-DP_PARTITION="$(jq -r .sign.ca "$OUT/issue.json")/131016"
 {
   printf 'listen = "127.0.0.1:%s"\nworkers = 1\nsnapshot_dir = "%s"\naudit_log = "%s"\nid_secret_file = "%s"\n' \
     "$GPORT" "$(realpath -m "$SNAP")" "$(realpath -m "$GW/audit.jsonl")" "$(realpath -m "$GW/id.secret")"
   printf '[trust]\nhierarchy = "production"\nroots = [\n'
   for f in "$GW"/roots/*.der; do printf '  { path = "%s" },\n' "$(realpath -m "$f")"; done
   printf ']\n[redis]\nurl = "redis://127.0.0.1:%s/"\n[index]\nreload_interval_ms = 500\n' "$RPORT"
-  printf 'crl_dp_partitions = { "%s" = "%s" }\n' "$DP" "$DP_PARTITION"
   printf '[jlis]\nbase_url = "http://127.0.0.1:9"\n'
   printf '[[sp]]\nid = "bank-a"\nname = "Bank A"\napi_key_sha256 = ["%s"]\n' "$(jq -r .api_key_sha256 "$GW/key.json")"
   printf 'purposes = ["kyc", "login", "status", "basic_info"]\nrequests_per_second = 50\nburst = 100\n'
@@ -124,8 +124,9 @@ jq -n --arg c "$(base64 -w0 "$CERT_DER")" --arg s "$(base64 -w0 "$OUT/applicatio
 curl -sS "$PF/v1/verifications" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -H 'Idempotency-Key: demo-kyc-1' --data-binary @"$GW/kyc.json" >"$GW/kyc-answer.json"
 VID=$(jq -r '.id // empty' "$GW/kyc-answer.json")
-note "the customer's CRL partition, from its cRLDistributionPoints ([index] crl_dp_partitions): $DP_PARTITION"
-note "POST /v1/verifications: $(jq -c '{verdict, reason, user_id, certificate: .certificate.serial, revocation: (.revocation | {status, check_method, source_updated_at}), basic_info: (.basic_info != null)}' "$GW/kyc-answer.json")"
+note "the customer's cRLDistributionPoints name, which its CRL's issuingDistributionPoint repeats: $DP"
+note "POST /v1/verifications: $(jq -c '{verdict, reason, user_id, certificate: .certificate.serial, revocation: (.revocation | {status, check_method, source_basis, source_updated_at}), basic_info: (.basic_info != null)}' "$GW/kyc-answer.json")"
+[ "$(jq -r .revocation.source_basis "$GW/kyc-answer.json")" = own_partition ] || { echo "demo: the KYC should answer from the customer's own partition" >&2; exit 1; }
 [ "$(jq -r .verdict "$GW/kyc-answer.json")" = valid ] && [ -n "$VID" ] || { echo "demo: the gateway KYC should be valid" >&2; cat "$GW/kyc-answer.json" >&2; exit 1; }
 gw_status() {
   curl -sS "$PF/v1/certificate-status" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
@@ -134,6 +135,30 @@ gw_status() {
 note "POST /v1/certificate-status (liveness check later on): $(gw_status)"
 curl -sS "$PF/v1/certificate-status" -H 'Authorization: Bearer not-a-key' -H 'Content-Type: application/json' -d '{"ids": []}' \
   | jq -c '"   without a valid key: \(.error.code)"' -r
+
+say "5c. SPs whose systems speak OCSP ask the PF's responder (ocsp-proxy) with their usual client"
+OC="$OUT/ocsp"; mkdir -p "$OC"
+# The PF's own responder certificate: J-LIS does not delegate OCSP signing, so SPs trust it directly.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$OC/responder.key" -out "$OC/responder.pem" \
+  -days 30 -subj "/C=JP/O=JPKI-PF demo/CN=PF OCSP responder" -addext extendedKeyUsage=OCSPSigning \
+  -addext keyUsage=critical,digitalSignature 2>/dev/null
+OPORT=$(free_port)
+{
+  printf 'listen = "127.0.0.1:%s"\nworkers = 1\nsnapshot_dir = "%s"\n' "$OPORT" "$(realpath -m "$SNAP")"
+  printf 'ca_certs = ["%s"]\n' "$(realpath -m "$OUT/sign-cas.pem")"
+  printf '[responder]\ncert = "%s"\nkey = "%s"\n' "$(realpath -m "$OC/responder.pem")" "$(realpath -m "$OC/responder.key")"
+  printf '[index]\nreload_interval_ms = 500\n'
+} >"$OC/ocsp-proxy.toml"
+RUST_LOG=warn "$BIN/ocsp-proxy" serve --config "$OC/ocsp-proxy.toml" >"$OC/ocsp-proxy.log" 2>&1 &
+OPID=$!
+trap 'kill $GPID $RPID $OPID 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$OPORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+ocsp_check() { # the customer's signing certificate, as an SP's OpenSSL-based stack would ask
+  openssl ocsp -issuer "$ROOT" -cert "$SIGN_CERT" -url "http://127.0.0.1:$OPORT/" -VAfile "$OC/responder.pem" -nonce 2>&1
+}
+ocsp_check >"$OC/before.txt" || true
+note "openssl ocsp: $(grep -E 'Response verify|: (good|revoked|unknown)' "$OC/before.txt" | paste -sd ';' | tr -s ' ')"
+grep -q ': good' "$OC/before.txt" || { echo "demo: the OCSP answer should be good" >&2; cat "$OC/before.txt" "$OC/ocsp-proxy.log" >&2; exit 1; }
 
 say "6. The customer moves house: J-LIS revokes the signing certificate (affiliationChanged) and issues a new one"
 "$SIM" move --dir "$D" --holder "$HOLDER" --address "大阪府大阪市北区中之島１丁目３番２０号" --at "$T_MOVE" >"$OUT/move.json"
@@ -163,9 +188,12 @@ if [ -x "$BIN/jpki-verify" ]; then
   [ "$rc" -eq 1 ] || { echo "demo: the old certificate must not verify after the move" >&2; exit 1; }
 fi
 
-say "8. The bank's later liveness check through the gateway now says revoked"
-sleep 1.5 # the gateway picks up the new snapshot within its reload interval
+say "8. The bank's later liveness check through the gateway now says revoked, and so does the OCSP responder"
+sleep 1.5 # the gateway and the responder pick up the new snapshot within their reload interval
 note "POST /v1/certificate-status: $(gw_status)"
+ocsp_check >"$OC/after.txt" || true
+note "openssl ocsp: $(grep -E 'Response verify|: (good|revoked|unknown)|Reason' "$OC/after.txt" | paste -sd ';' | tr -s ' ')"
+grep -q ': revoked' "$OC/after.txt" || { echo "demo: the OCSP answer should be revoked after the move" >&2; cat "$OC/after.txt" >&2; exit 1; }
 note "audit log (動作記録): $(wc -l <"$GW/audit.jsonl") hash-chained lines; sp-gateway audit verify: $("$BIN/sp-gateway" audit verify "$GW/audit.jsonl" | jq -c .)"
 if grep -q '渡辺' "$GW/audit.jsonl" "$GW/gateway.log"; then echo "demo: personal data in the audit log or logs" >&2; exit 1; fi
 note "no 4 info in the audit log or the gateway log (checked)"
