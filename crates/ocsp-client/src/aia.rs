@@ -62,3 +62,32 @@ pub(crate) fn is_http_url(url: &str) -> bool {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     (lower.starts_with("http://") && url.len() > 7) || (lower.starts_with("https://") && url.len() > 8)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_http_url;
+
+    #[test]
+    fn only_http_and_https_with_a_host() {
+        for ok in [
+            "http://a",
+            "https://a/ocsp",
+            "HTTP://OCSP.JPKI.GO.JP/",
+            "HtTpS://x",
+        ] {
+            assert!(is_http_url(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "http://",
+            "https://",
+            "ftp://a",
+            "file:///etc/passwd",
+            "ldap://x",
+            "httpx://a",
+            "é",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
+    }
+}
