@@ -1,5 +1,7 @@
 //! The HTTP side: POST the request, bound the answer, verify it, cache it.
 
+use crate::request::fresh_nonce;
+use jpki::Serial;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -188,6 +190,20 @@ impl OcspClient {
         issuer: &IssuingCa,
         url: &str,
     ) -> Result<(Verified, AnswerSource), OcspClientError> {
+        let serial = certificate_serial(cert_der, issuer)?;
+        self.check_serial(serial, issuer, url).await
+    }
+
+    /// The verified status of the certificate `serial` issued by `issuer`, for callers that hold
+    /// a serial and no certificate (an OCSP relay answering a CertID): from the cache while a
+    /// verified answer is before its nextUpdate, else from the responder at `url`. Concurrent
+    /// checks of one certificate make one upstream request.
+    pub async fn check_serial(
+        &self,
+        serial: Serial,
+        issuer: &IssuingCa,
+        url: &str,
+    ) -> Result<(Verified, AnswerSource), OcspClientError> {
         if !is_http_url(url) {
             return Err(OcspClientError::NoResponderUrl {
                 detail: format!("{url:?} is not an http or https URL"),
@@ -195,7 +211,7 @@ impl OcspClient {
         }
         let key = CacheKey {
             ca_key_id: issuer.key_id().to_vec(),
-            serial: certificate_serial(cert_der, issuer)?,
+            serial,
         };
         if let Some(hit) = self.cache.get(&key, unix_now()) {
             return Ok((hit, AnswerSource::Cache));
@@ -205,7 +221,7 @@ impl OcspClient {
             let _turn = lock.lock().await;
             match self.cache.get(&key, unix_now()) {
                 Some(hit) => Ok((hit, AnswerSource::Cache)),
-                None => self.ask(cert_der, issuer, url).await.map(|v| {
+                None => self.ask_serial(serial, issuer, url).await.map(|v| {
                     self.cache.insert(key.clone(), v.clone(), unix_now());
                     (v, AnswerSource::Upstream)
                 }),
@@ -236,7 +252,19 @@ impl OcspClient {
         issuer: &IssuingCa,
         url: &str,
     ) -> Result<Verified, OcspClientError> {
-        let query = OcspQuery::new(cert_der, issuer, self.config.cert_id_hash, self.config.nonce_len)?;
+        let serial = certificate_serial(cert_der, issuer)?;
+        self.ask_serial(serial, issuer, url).await
+    }
+
+    /// [`OcspClient::ask`] for a serial.
+    pub async fn ask_serial(
+        &self,
+        serial: Serial,
+        issuer: &IssuingCa,
+        url: &str,
+    ) -> Result<Verified, OcspClientError> {
+        let nonce = self.config.nonce_len.map(fresh_nonce).transpose()?;
+        let query = OcspQuery::for_serial(serial, issuer, self.config.cert_id_hash, nonce)?;
         let body = self.fetch(url, query.der()).await?;
         verify_response(&body, &query, issuer, unix_now(), &self.config.policy).map(|v| v.with_source(url))
     }

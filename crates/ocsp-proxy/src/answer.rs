@@ -192,7 +192,7 @@ pub(crate) fn gtime(secs: i64) -> Result<GeneralizedTime, Error> {
         .ok_or(Error::Time { secs })
 }
 
-fn crl_reason(reason: Reason) -> CrlReason {
+pub(crate) fn crl_reason(reason: Reason) -> CrlReason {
     match reason {
         Reason::Unspecified => CrlReason::Unspecified,
         Reason::KeyCompromise => CrlReason::KeyCompromise,

@@ -24,6 +24,12 @@
 //! [cache]
 //! max_entries = 200000            # signed responses to requests without a nonce
 //!
+//! [upstream]                      # optional: relay to J-LIS's responder when the CRL data is stale
+//! url = "http://jlis.example/ocsp" # for every CA served (signing certificates carry no AIA)
+//! timeout_ms = 5000
+//! require_nonce = true            # refuse an upstream answer without our nonce
+//! cache_entries = 100000          # verified upstream answers, each kept until its nextUpdate
+//!
 //! [server.tls]                    # optional: HTTPS (see pf_server::tls)
 //! cert = "/etc/jpki-pf/ocsp/https.crt"
 //! key = "/etc/jpki-pf/ocsp/https.key"
@@ -71,6 +77,37 @@ pub struct Config {
     /// The signed-response cache.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// The relay to J-LIS's responder for certificates the CRL data cannot vouch for; without
+    /// it, they are answered `tryLater`.
+    #[serde(default)]
+    pub upstream: Option<UpstreamConfig>,
+}
+
+/// J-LIS's OCSP responder, asked when the CRL data cannot vouch (see `ocsp_client`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// The responder's URL, for every CA served.
+    pub url: String,
+    /// Whole-request timeout.
+    #[serde(default = "default_upstream_timeout")]
+    pub timeout_ms: u64,
+    /// Refuse an answer that does not echo our nonce.
+    #[serde(default = "default_true")]
+    pub require_nonce: bool,
+    /// Verified answers kept, each until its nextUpdate.
+    #[serde(default = "default_upstream_cache")]
+    pub cache_entries: usize,
+}
+
+fn default_upstream_timeout() -> u64 {
+    5000
+}
+fn default_true() -> bool {
+    true
+}
+fn default_upstream_cache() -> usize {
+    100_000
 }
 
 /// The PF's OCSP signing certificate and key.
@@ -229,6 +266,17 @@ impl Config {
         }
         if let Some(tls) = &self.server.tls {
             problems.extend(tls.problems());
+        }
+        if let Some(u) = &self.upstream {
+            if !(u.url.starts_with("http://") || u.url.starts_with("https://")) {
+                problems.push(format!("upstream.url {:?} is not an http(s) URL", u.url));
+            }
+            if !(100..=60_000).contains(&u.timeout_ms) {
+                problems.push("upstream.timeout_ms must be 100 to 60000".to_owned());
+            }
+            if u.cache_entries > 50_000_000 {
+                problems.push("upstream.cache_entries must be at most 50000000".to_owned());
+            }
         }
         if problems.is_empty() {
             Ok(())

@@ -17,8 +17,10 @@
 //!   with a signed-response cache, RFC 5019 cache headers and load shedding; the thin binary
 //!   `ocsp-proxy serve --config FILE`.
 //!
-//! Not here yet: the relay to J-LIS's responder for stale partitions (answered `tryLater`).
-//! Not here ever: building the index (that is `crl-sync`).
+//!   Stale partitions are relayed to J-LIS's responder through `ocsp_client` when `[upstream]`
+//!   is set, `tryLater` otherwise.
+//!
+//! Not here: building the index (that is `crl-sync`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -11,8 +11,14 @@
 //! (`limits.max_signings_in_flight`): one more is answered `tryLater` at once with `Retry-After`,
 //! never queued (load shedding).
 //!
-//! Not yet here: the relay to J-LIS's responder for stale partitions (stale answers are
-//! `tryLater`), per-SP authentication.
+//! When the CRL data cannot vouch for a CertID (its partition is stale) and `[upstream]` is set,
+//! the responder asks J-LIS's responder through [`ocsp_client`] (the same client the gateway's
+//! live checks use): the answer is verified (signature by the CA or its authorized responder,
+//! CertID, nonce, time window) and kept until its nextUpdate, then re-signed by the PF for the SP;
+//! each live check is counted in `ocsp_proxy_relay_total`. A relay that fails answers `tryLater`.
+//! Without `[upstream]`, such requests are answered `tryLater`.
+//!
+//! Not yet here: per-SP authentication.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -31,7 +37,14 @@ use pf_server::metrics::IndexMetrics;
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 use revocation::Policy;
 
-use crate::answer::{Context, Decision, StalePolicy, answer_request, try_later_response};
+use der::asn1::Null;
+use jpki::CertStatus;
+use jpki::ocsp::{CertStatus as OcspStatus, RevokedInfo, SingleResponse};
+use ocsp_client::{ClientConfig, IssuingCa, OcspClient, Verified, VerifyPolicy};
+
+use crate::answer::{
+    Answer, Context, Decision, StalePolicy, answer_request, crl_reason, gtime, try_later_response,
+};
 use crate::config::Config;
 use crate::issuers::IssuerTable;
 use crate::request::{Limits, Request};
@@ -48,6 +61,9 @@ pub enum StartError {
     /// The metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The relay to J-LIS could not be set up.
+    #[error("upstream: {0}")]
+    Upstream(#[from] ocsp_client::OcspClientError),
 }
 
 /// The responder's metrics, under `ocsp_proxy_`.
@@ -63,6 +79,10 @@ pub struct Metrics {
     pub shed: IntCounter,
     /// `request_duration_seconds{method}`.
     pub latency: HistogramVec,
+    /// `relay_total{result}`: live checks at J-LIS's responder (OCSP checks may be billed per
+    /// call): `upstream` (asked), `cache` (a verified answer still before its nextUpdate), or the
+    /// refusal's code (`OCSP_UPSTREAM_UNREACHABLE`, `OCSP_BAD_SIGNATURE`, ...).
+    pub relay: IntCounterVec,
 }
 
 impl Metrics {
@@ -83,6 +103,11 @@ impl Metrics {
             ]),
             &["method"],
         )?;
+        let relay = IntCounterVec::new(
+            Opts::new("relay_total", "Live checks at J-LIS's OCSP responder, by result"),
+            &["result"],
+        )?;
+        registry.register(Box::new(relay.clone()))?;
         registry.register(Box::new(responses.clone()))?;
         registry.register(Box::new(shed.clone()))?;
         registry.register(Box::new(latency.clone()))?;
@@ -92,6 +117,7 @@ impl Metrics {
             responses,
             shed,
             latency,
+            relay,
         })
     }
 }
@@ -160,6 +186,14 @@ impl ResponseCache {
     }
 }
 
+/// The relay to J-LIS's responder: the client and the CAs it asks about, by key id.
+#[derive(Debug)]
+pub struct Relay {
+    client: OcspClient,
+    cas: HashMap<Vec<u8>, IssuingCa>,
+    url: String,
+}
+
 /// Everything a request needs, built once from the configuration.
 #[derive(Debug)]
 pub struct OcspServer {
@@ -175,6 +209,8 @@ pub struct OcspServer {
     pub cache: Arc<ResponseCache>,
     /// Metrics.
     pub metrics: Metrics,
+    /// The relay to J-LIS, when configured.
+    pub relay: Option<Relay>,
     limits: Limits,
     signing: AtomicUsize,
 }
@@ -186,7 +222,7 @@ pub struct Reply {
     pub body: Arc<[u8]>,
     /// `successful`, `malformed_request`, `internal_error` or `try_later` (metrics).
     pub status: &'static str,
-    /// `index`, `cache` or `none` (metrics).
+    /// `index`, `upstream`, `cache` or `none` (metrics).
     pub source: &'static str,
     /// thisUpdate and nextUpdate of a cacheable signed response (RFC 5019 headers).
     pub cache_window: Option<(i64, i64)>,
@@ -245,7 +281,33 @@ impl OcspServer {
             max_request_bytes: config.limits.max_request_bytes,
             max_cert_ids: config.limits.max_cert_ids,
         };
+        let relay = match &config.upstream {
+            None => None,
+            Some(u) => {
+                let client = OcspClient::new(ClientConfig {
+                    timeout: Duration::from_millis(u.timeout_ms),
+                    connect_timeout: Duration::from_millis(u.timeout_ms.min(2000)),
+                    policy: VerifyPolicy {
+                        require_nonce: u.require_nonce,
+                        ..VerifyPolicy::default()
+                    },
+                    cache_capacity: u.cache_entries,
+                    ..ClientConfig::default()
+                })?;
+                let mut cas = HashMap::new();
+                for ca in issuers.cas() {
+                    let issuing = IssuingCa::from_der(ca.certificate())?.with_responder_url(u.url.clone());
+                    cas.insert(ca.key_id().to_vec(), issuing);
+                }
+                Some(Relay {
+                    client,
+                    cas,
+                    url: u.url.clone(),
+                })
+            }
+        };
         Ok(OcspServer {
+            relay,
             cache: Arc::new(ResponseCache::new(config.cache.max_entries)),
             metrics: Metrics::new()?,
             issuers,
@@ -258,16 +320,16 @@ impl OcspServer {
     }
 
     /// Answers a POST body.
-    pub fn answer_post(&self, body: &[u8], now: i64) -> Reply {
-        self.answer(Request::from_post(body, &self.limits), now)
+    pub async fn answer_post(&self, body: &[u8], now: i64) -> Reply {
+        self.answer(Request::from_post(body, &self.limits), now).await
     }
 
     /// Answers the GET form (the part of the path after the responder's prefix, as received).
-    pub fn answer_get(&self, path: &str, now: i64) -> Reply {
-        self.answer(Request::from_get(path, &self.limits), now)
+    pub async fn answer_get(&self, path: &str, now: i64) -> Reply {
+        self.answer(Request::from_get(path, &self.limits), now).await
     }
 
-    fn answer(&self, request: Result<Request, Error>, now: i64) -> Reply {
+    async fn answer(&self, request: Result<Request, Error>, now: i64) -> Reply {
         let request = match request {
             Ok(r) => r,
             Err(e) => return Reply::error(&e),
@@ -288,25 +350,33 @@ impl OcspServer {
                 retry_after: None,
             };
         }
-        let set = self.index.load();
-        let ctx = Context {
-            issuers: &self.issuers,
-            snapshots: set.as_deref(),
-            at: now,
-            policy: Policy::with_grace(self.index.grace()),
-            stale: StalePolicy::TryLater,
+        let decision = {
+            let set = self.index.load();
+            let ctx = Context {
+                issuers: &self.issuers,
+                snapshots: set.as_deref(),
+                at: now,
+                policy: Policy::with_grace(self.index.grace()),
+                stale: if self.relay.is_some() {
+                    StalePolicy::Relay
+                } else {
+                    StalePolicy::TryLater
+                },
+            };
+            answer_request(&ctx, &request)
         };
-        let responses = match answer_request(&ctx, &request) {
-            Ok(Decision::Respond(responses)) => responses,
+        let (responses, source) = match decision {
+            Ok(Decision::Respond(responses)) => (responses, "index"),
             Ok(Decision::TryLater(reason)) => {
                 tracing::debug!(reason = reason.code(), "OCSP answer needs fresher CRL data");
                 return Reply::try_later(None);
             }
-            // The relay to J-LIS is not configured: a live check is not possible.
-            Ok(Decision::NeedsLiveCheck(_)) => return Reply::try_later(None),
+            Ok(Decision::NeedsLiveCheck(answers)) => match self.relay_all(answers).await {
+                Some(responses) => (responses, "upstream"),
+                None => return Reply::try_later(None),
+            },
             Err(e) => return Reply::error(&e),
         };
-        drop(set);
         let window = window_of(&responses);
         let Some(_slot) = self.signing_slot() else {
             self.metrics.shed.inc();
@@ -341,10 +411,41 @@ impl OcspServer {
         Reply {
             body,
             status: "successful",
-            source: "index",
+            source,
             cache_window,
             retry_after: None,
         }
+    }
+
+    /// Replaces each live check with J-LIS's verified answer, in request order; `None` when
+    /// one of them fails (the request is then `tryLater`: never good without a verified answer).
+    async fn relay_all(&self, answers: Vec<Answer>) -> Option<Vec<SingleResponse>> {
+        let relay = self.relay.as_ref()?;
+        let mut out = Vec::with_capacity(answers.len());
+        for answer in answers {
+            let live = match answer {
+                Answer::Status(s) => {
+                    out.push(s);
+                    continue;
+                }
+                Answer::NeedsLiveCheck(live) => live,
+                Answer::TryLater(_) => return None,
+            };
+            let ca = relay.cas.get(&live.ca_key_id)?;
+            let verified = match relay.client.check_serial(live.serial, ca, &relay.url).await {
+                Ok((verified, source)) => {
+                    self.metrics.relay.with_label_values(&[source.as_str()]).inc();
+                    verified
+                }
+                Err(e) => {
+                    self.metrics.relay.with_label_values(&[e.code()]).inc();
+                    tracing::warn!(code = e.code(), error = %e, "relay to J-LIS's OCSP responder failed");
+                    return None;
+                }
+            };
+            out.push(relayed(live.cert_id, &verified)?);
+        }
+        Some(out)
     }
 
     fn signing_slot(&self) -> Option<SigningSlot<'_>> {
@@ -353,6 +454,27 @@ impl OcspServer {
         let slot = SigningSlot(&self.signing);
         (before < max).then_some(slot)
     }
+}
+
+/// The SP's CertID answered with J-LIS's verified status and dates.
+fn relayed(cert_id: jpki::ocsp::CertId, verified: &Verified) -> Option<SingleResponse> {
+    let cert_status = match &verified.status {
+        CertStatus::Good(_) => OcspStatus::Good(Null),
+        CertStatus::Revoked {
+            revoked_at, reason, ..
+        } => OcspStatus::Revoked(RevokedInfo {
+            revocation_time: gtime(*revoked_at).ok()?,
+            revocation_reason: reason.map(crl_reason),
+        }),
+        CertStatus::Unknown { .. } => OcspStatus::Unknown(Null),
+    };
+    Some(SingleResponse {
+        cert_id,
+        cert_status,
+        this_update: gtime(verified.this_update).ok()?,
+        next_update: Some(gtime(verified.next_update).ok()?),
+        single_extensions: None,
+    })
 }
 
 /// The earliest thisUpdate and nextUpdate among the responses (`None` when one has no
@@ -444,7 +566,7 @@ fn respond(server: &OcspServer, reply: Reply, method: &str, started: Instant) ->
 
 async fn post(server: web::Data<OcspServer>, body: web::Bytes) -> HttpResponse {
     let started = Instant::now();
-    let reply = server.answer_post(&body, now_unix());
+    let reply = server.answer_post(&body, now_unix()).await;
     respond(&server, reply, "POST", started)
 }
 
@@ -455,7 +577,7 @@ async fn get(server: web::Data<OcspServer>, req: HttpRequest) -> HttpResponse {
         .strip_prefix("/ocsp/")
         .or_else(|| path.strip_prefix('/'))
         .unwrap_or_default();
-    let reply = server.answer_get(raw, now_unix());
+    let reply = server.answer_get(raw, now_unix()).await;
     respond(&server, reply, "GET", started)
 }
 

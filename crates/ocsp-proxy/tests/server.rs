@@ -121,11 +121,40 @@ impl Env {
     }
 }
 
+/// Where the relay goes.
+enum Upstream {
+    /// No relay: stale answers are tryLater.
+    None,
+    /// The simulator's own responder (J-LIS in tests).
+    Simulator,
+    /// A URL nothing listens on.
+    Down,
+}
+
 async fn env(max_signings: usize) -> Env {
+    env_with(max_signings, Upstream::None).await.0
+}
+
+async fn env_with(max_signings: usize, upstream: Upstream) -> (Env, Arc<Simulator>) {
     let tmp = tempfile::tempdir().unwrap();
     let sim = tmp.path().join("sim");
     let now = time::OffsetDateTime::now_utc();
-    Simulator::init(&sim, "ocsp-proxy-server", now - time::Duration::days(30), false).unwrap();
+    let (simulator, _) =
+        Simulator::init(&sim, "ocsp-proxy-server", now - time::Duration::days(30), false).unwrap();
+    let simulator = Arc::new(simulator);
+    let upstream = match upstream {
+        Upstream::None => String::new(),
+        Upstream::Simulator => {
+            let (addr, http) =
+                jlis_sim::serve::start(Arc::clone(&simulator), "127.0.0.1:0".parse().unwrap()).unwrap();
+            tokio::spawn(http);
+            format!("[upstream]\nurl = \"http://{addr}/ocsp\"\ntimeout_ms = 2000\n")
+        }
+        Upstream::Down => format!(
+            "[upstream]\nurl = \"http://127.0.0.1:{}/ocsp\"\ntimeout_ms = 500\n",
+            testkit::free_port()
+        ),
+    };
     let work = tmp.path().join("work");
     let snap = tmp.path().join("snap");
     std::fs::create_dir_all(&work).unwrap();
@@ -162,7 +191,7 @@ async fn env(max_signings: usize) -> Env {
     let text = format!(
         "listen = \"127.0.0.1:0\"\nworkers = 1\nsnapshot_dir = {snap:?}\nca_certs = [{cas}]\n\
          [responder]\ncert = {cert:?}\nkey = {key:?}\n[index]\nreload_interval_ms = 100\n\
-         [limits]\nmax_signings_in_flight = {max_signings}\n",
+         [limits]\nmax_signings_in_flight = {max_signings}\n{upstream}",
         snap = snap.to_str().unwrap(),
         cas = cas.join(", "),
         cert = work.join("responder.pem").to_str().unwrap(),
@@ -184,7 +213,7 @@ async fn env(max_signings: usize) -> Env {
     };
     env.publish(now.unix_timestamp() - 600, 48, &[REVOKED]);
     env.swapped().await;
-    env
+    (env, simulator)
 }
 
 fn hash_alg(oid: &str) -> x509_cert::spki::AlgorithmIdentifierOwned {
@@ -495,4 +524,88 @@ async fn busy_signers_shed_load_with_try_later() {
         .await
         .unwrap();
     assert!(metrics.contains("ocsp_proxy_signings_shed_total 1"), "{metrics}");
+}
+
+/// A holder's signing certificate serial from the simulator (generation 2023).
+fn issue(sim: &Simulator) -> Serial {
+    sim.issue(&jlis_sim::IssueRequest {
+        generation: None,
+        smartphone: false,
+        test: false,
+        person: jlis_sim::PersonInput::default(),
+        at: time::OffsetDateTime::now_utc() - time::Duration::days(1),
+    })
+    .unwrap()
+    .sign
+    .serial
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_partition_is_relayed_to_jlis_verified_and_counted() {
+    let (mut e, sim) = env_with(64, Upstream::Simulator).await;
+    let good = issue(&sim);
+    let revoked = issue(&sim);
+    let now = time::OffsetDateTime::now_utc();
+    sim.revoke(
+        &revoked,
+        None,
+        Reason::KeyCompromise,
+        now - time::Duration::hours(5),
+    )
+    .unwrap();
+    // Every partition stale: the CRL data cannot vouch, J-LIS's responder is asked.
+    e.publish(now.unix_timestamp() - 7200, 1, &[]);
+    e.swapped().await;
+    let as_u64 = |s: Serial| u64::from_str_radix(&s.to_hex(), 16).unwrap();
+    for nonce in [true, false] {
+        let text = e.ask("sign-2023", as_u64(good), nonce);
+        assert!(text.contains("Response verify OK"), "{text}");
+        assert!(text.contains(&format!("{:#x}: good", as_u64(good))), "{text}");
+    }
+    let text = e.ask("sign-2023", as_u64(revoked), true);
+    assert!(
+        text.contains(&format!("{:#x}: revoked", as_u64(revoked))),
+        "{text}"
+    );
+    assert!(text.contains("Reason: keyCompromise"), "{text}");
+    let metrics = reqwest::get(format!("{}metrics", e.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Two certificates asked upstream; the second question about `good` came from the verified cache.
+    assert!(
+        metrics.contains("ocsp_proxy_relay_total{result=\"upstream\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ocsp_proxy_relay_total{result=\"cache\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ocsp_proxy_responses_total{source=\"upstream\",status=\"successful\"} 3"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_partition_with_jlis_down_is_try_later_never_good() {
+    let (mut e, _) = env_with(64, Upstream::Down).await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    e.publish(now - 7200, 1, &[]);
+    e.swapped().await;
+    let text = e.ask("sign-2023", GOOD, true);
+    assert!(text.to_lowercase().contains("trylater"), "{text}");
+    assert!(!text.contains(": good"), "{text}");
+    let metrics = reqwest::get(format!("{}metrics", e.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ocsp_proxy_relay_total{result=\"OCSP_UPSTREAM_UNREACHABLE\"} 1"),
+        "{metrics}"
+    );
 }
