@@ -2,7 +2,7 @@
 # `make bench`: every speed and memory target, each measured next to its peer in the same run and
 # printed as a ratio (the machine is shared and noisy; absolute times alone mean little).
 #
-#   scripts/bench.sh [verifier] [crl] [gateway]     (default: all three)
+#   scripts/bench.sh [verifier] [crl] [gateway] [ocsp]     (default: all four)
 #
 # Environment: BENCH_CRL_ENTRIES (default 20000000), BENCH_CRL_SMALL (default 4000000),
 # BENCH_DIR (scratch space, default a temporary directory removed at exit).
@@ -13,7 +13,7 @@ BIN=$CARGO_TARGET_DIR/release
 ENTRIES=${BENCH_CRL_ENTRIES:-20000000}
 SMALL=${BENCH_CRL_SMALL:-4000000}
 sections=("$@")
-[ ${#sections[@]} -eq 0 ] && sections=(verifier crl gateway)
+[ ${#sections[@]} -eq 0 ] && sections=(verifier crl gateway ocsp)
 if [ -n "${BENCH_DIR:-}" ]; then WORK=$BENCH_DIR; mkdir -p "$WORK"; else
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/jpki-bench.XXXXXX"); trap 'rm -rf "$WORK"' EXIT
 fi
@@ -128,7 +128,11 @@ gateway)
     say "sp-gateway: no benchmark yet (scripts/bench-gateway.sh)"
   fi
   ;;
-*) echo "bench: unknown section $section (verifier, crl, gateway)" >&2; exit 64 ;;
+ocsp)
+  say "ocsp-proxy vs openssl ocsp -multi 2"
+  ./scripts/bench-ocsp.sh || missed=$((missed + 1))
+  ;;
+*) echo "bench: unknown section $section (verifier, crl, gateway, ocsp)" >&2; exit 64 ;;
 esac
 done
 
