@@ -30,6 +30,10 @@ pub enum ApiError {
     /// 400 `INVALID_CHALLENGE`: unknown, expired or already used.
     #[error("the challenge is unknown, expired or already used")]
     InvalidChallenge,
+    /// 400 `LIVE_CHECK_NOT_CONFIGURED`: a live status check was asked and this PF has no
+    /// `[upstream]` OCSP responder configured.
+    #[error("live status checks are not available: this PF does not relay to J-LIS's OCSP responder")]
+    LiveNotConfigured,
     /// 401 `UNAUTHENTICATED`: no, unknown or revoked API key.
     #[error("a valid API key is required (Authorization: Bearer <key>)")]
     Unauthenticated,
@@ -99,6 +103,7 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "INVALID_REQUEST",
             ApiError::InvalidBase64 { .. } => "INVALID_BASE64",
             ApiError::InvalidChallenge => "INVALID_CHALLENGE",
+            ApiError::LiveNotConfigured => "LIVE_CHECK_NOT_CONFIGURED",
             ApiError::Unauthenticated => "UNAUTHENTICATED",
             ApiError::PurposeNotAllowed(_) => "PURPOSE_NOT_ALLOWED",
             ApiError::NotFound => "NOT_FOUND",
@@ -134,7 +139,8 @@ impl ResponseError for ApiError {
             | ApiError::UnknownField(_)
             | ApiError::InvalidRequest(_)
             | ApiError::InvalidBase64 { .. }
-            | ApiError::InvalidChallenge => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidChallenge
+            | ApiError::LiveNotConfigured => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::PurposeNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,

@@ -28,7 +28,7 @@ use serde::Serialize;
 pub struct RevocationView {
     /// `good`, `revoked` or `unknown`.
     pub status: &'static str,
-    /// `crl` (the index), always: this gateway does not relay to OCSP.
+    /// `crl` (the index), or `ocsp` for a live status check at J-LIS's OCSP responder.
     pub check_method: &'static str,
     /// The CRL's thisUpdate, RFC 3339.
     pub source_updated_at: Option<String>,
@@ -46,6 +46,10 @@ pub struct RevocationView {
     /// `TRY_LATER` when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<&'static str>,
+    /// Why a live check got no verified answer (the OCSP client's stable code, e.g.
+    /// `OCSP_UPSTREAM_UNREACHABLE`); the status is then `unknown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_error: Option<&'static str>,
 }
 
 impl RevocationView {
@@ -61,6 +65,7 @@ impl RevocationView {
             revoked_at: None,
             reason: None,
             reason_code: None,
+            live_error: None,
         };
         match status {
             CertStatus::Good(_) => {}
@@ -73,6 +78,17 @@ impl RevocationView {
             CertStatus::Unknown { .. } => view.reason_code = Some("TRY_LATER"),
         }
         view
+    }
+
+    /// The response form of a live check's answer: `check_method: ocsp`, the OCSP answer's
+    /// thisUpdate and nextUpdate, no CRL basis, and the error code of a failed check.
+    pub fn of_live(status: &CertStatus, source: crate::live::LiveSource) -> RevocationView {
+        RevocationView {
+            check_method: "ocsp",
+            source_basis: None,
+            live_error: source.error(),
+            ..RevocationView::of(status)
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! ([`pf_server::ratelimit`]), running the
 //! [`verifier`] against the live revocation index ([`index`]), keeping the raw certificates and
 //! stable user ids per SP in Redis ([`store`]), sealing verification ids so that status checks
-//! need no Redis ([`ids`]), relaying J-LIS's 4-info service ([`relay`]), and writing the
+//! need no Redis ([`ids`]), relaying J-LIS's 4-info service ([`relay`]), asking J-LIS's OCSP responder for live
+//! status checks ([`live`]), and writing the
 //! hash-chained audit log ([`audit`]), and delivering signed webhooks when a consented certificate
 //! is revoked ([`webhooks`]). The contract is `openapi.json` beside this crate's
 //! manifest and `docs/SP_GUIDE.md`.
@@ -24,6 +25,7 @@ pub mod consent_index;
 pub mod error;
 pub mod ids;
 pub mod index;
+pub mod live;
 pub mod metrics;
 pub mod random;
 pub mod relay;

@@ -17,8 +17,12 @@ pub struct Metrics {
     /// Verification and login verdicts by SP, purpose, verdict and reason.
     pub verdicts: IntCounterVec,
     /// Revocation checks by SP, purpose (`signature_verification`, `login`, `liveness_check`),
-    /// method (`crl`) and answer.
+    /// method (`crl`, or `ocsp` for a live check at J-LIS's responder) and answer.
     pub checks: IntCounterVec,
+    /// Live checks at J-LIS's OCSP responder by SP and source (`upstream`: asked; `cache`: a
+    /// verified answer before its nextUpdate; `failed`): the billing counter for OCSP checks,
+    /// which J-LIS may bill per call.
+    pub live_checks: IntCounterVec,
     /// Requests refused by the rate limiter, by SP.
     pub rate_limited: IntCounterVec,
     /// Authentication failures by kind (`missing`, `unknown`, `revoked`).
@@ -58,6 +62,13 @@ impl Metrics {
             Opts::new("revocation_checks_total", "Revocation checks (metered)"),
             &["sp", "purpose", "method", "status"],
         )?;
+        let live_checks = IntCounterVec::new(
+            Opts::new(
+                "live_checks_total",
+                "Live status checks at J-LIS's OCSP responder (metered)",
+            ),
+            &["sp", "source"],
+        )?;
         let rate_limited = IntCounterVec::new(
             Opts::new("rate_limited_total", "Requests refused with 429"),
             &["sp"],
@@ -88,6 +99,7 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(verdicts.clone()))?;
         registry.register(Box::new(checks.clone()))?;
+        registry.register(Box::new(live_checks.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(auth_failures.clone()))?;
         registry.register(Box::new(redis_up.clone()))?;
@@ -99,6 +111,7 @@ impl Metrics {
             latency,
             verdicts,
             checks,
+            live_checks,
             rate_limited,
             auth_failures,
             index,

@@ -17,6 +17,7 @@ use crate::audit::AuditLog;
 use crate::config::{Config, parse_sha256, read_secret};
 use crate::error::ApiError;
 use crate::ids::{IdSealer, KeyTags};
+use crate::live::LiveChecks;
 use crate::metrics::Metrics;
 use crate::relay::Jlis;
 use crate::store::Store;
@@ -70,6 +71,8 @@ pub struct Gateway {
     pub ids: IdSealer,
     /// J-LIS 4-info relay, when configured.
     pub jlis: Option<Jlis>,
+    /// Live status checks at J-LIS's OCSP responder, when `[upstream]` is configured.
+    pub live: Option<LiveChecks>,
 }
 
 /// Loads the trust store from the configured roots.
@@ -123,6 +126,12 @@ impl Gateway {
             Some(j) => Some(Jlis::new(j).map_err(StartError::Invalid)?),
             None => None,
         };
+        let live = match &config.upstream {
+            Some(u) => {
+                Some(LiveChecks::new(u, &trust, &tags).map_err(|e| StartError::Invalid(e.to_string()))?)
+            }
+            None => None,
+        };
         let index = Arc::new(Index::open(config.snapshot_dir.clone(), config.index.grace_secs));
         Ok(Gateway {
             registry: Registry::from_config(&config.sp),
@@ -135,6 +144,7 @@ impl Gateway {
             metrics,
             ids: IdSealer::new(&secret),
             jlis,
+            live,
             config,
         })
     }

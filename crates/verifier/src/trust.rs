@@ -39,6 +39,11 @@ impl Root {
     pub fn hierarchy(&self) -> Hierarchy {
         self.hierarchy
     }
+
+    /// The root certificate.
+    pub fn certificate(&self) -> &openssl::x509::X509 {
+        &self.cert.x509
+    }
 }
 
 /// A set of trusted roots of one hierarchy.

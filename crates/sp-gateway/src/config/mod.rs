@@ -44,6 +44,15 @@
 //! token_file = "/etc/jpki-pf/jlis.token"
 //! timeout_ms = 5000
 //!
+//! [upstream]                      # optional: live status checks at J-LIS's OCSP responder
+//! url = "http://127.0.0.1:9000/ocsp"   # for every CA served (signing certificates carry no AIA)
+//! timeout_ms = 5000               # one OCSP exchange
+//! require_nonce = true            # refuse an answer that does not echo our nonce
+//! cache_entries = 100000          # verified answers, each kept until its nextUpdate
+//! relay_stale = false             # true: an item whose CRL partition is stale is checked live
+//! max_live_items = 100            # live checks per request (`"live": true` allows no more items)
+//! concurrency = 8                 # live checks of one request in flight at once
+//!
 //! [webhooks]                      # delivery of revocations of consented certificates
 //! delta_stream = "jpki-pf:crl-delta"
 //! max_attempts = 8
@@ -132,6 +141,9 @@ pub struct Config {
     /// J-LIS 4-info service (optional).
     #[serde(default)]
     pub jlis: Option<JlisConfig>,
+    /// J-LIS's OCSP responder, for live status checks (optional).
+    #[serde(default)]
+    pub upstream: Option<UpstreamConfig>,
     /// Webhook delivery from crl-sync's delta events.
     #[serde(default)]
     pub webhooks: WebhooksConfig,
@@ -278,6 +290,53 @@ pub struct JlisConfig {
     /// Whole-request timeout.
     #[serde(default = "default_jlis_timeout")]
     pub timeout_ms: u64,
+}
+
+/// J-LIS's OCSP responder: live status checks (`"live": true`) and, with `relay_stale`, the
+/// automatic relay of items whose CRL partition is stale. Each live check is metered apart from
+/// the CRL checks (J-LIS may bill OCSP checks per call).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// The responder's URL, used for every CA served: signing certificates carry no
+    /// authorityInfoAccess.
+    pub url: String,
+    /// One OCSP exchange (connect, send, read), in milliseconds.
+    #[serde(default = "default_upstream_timeout")]
+    pub timeout_ms: u64,
+    /// Refuse an answer that does not echo the request's nonce.
+    #[serde(default = "default_true")]
+    pub require_nonce: bool,
+    /// Verified answers kept, each until its nextUpdate (0: none).
+    #[serde(default = "default_upstream_cache")]
+    pub cache_entries: usize,
+    /// Whether an item the index answers `unknown` because its CRL partition is stale (or not
+    /// yet valid) is checked at the responder without the SP asking.
+    #[serde(default)]
+    pub relay_stale: bool,
+    /// Most live checks in one request: a `"live": true` request may carry no more items, and
+    /// stale items past it keep the index's `unknown`.
+    #[serde(default = "default_max_live_items")]
+    pub max_live_items: usize,
+    /// Live checks of one request in flight at once.
+    #[serde(default = "default_live_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_upstream_timeout() -> u64 {
+    5000
+}
+fn default_true() -> bool {
+    true
+}
+fn default_upstream_cache() -> usize {
+    100_000
+}
+fn default_max_live_items() -> usize {
+    100
+}
+fn default_live_concurrency() -> usize {
+    8
 }
 
 fn default_listen() -> SocketAddr {

@@ -86,6 +86,23 @@ impl Config {
                 bad(format!("jlis.token_file {} is not a file", t.display()));
             }
         }
+        if let Some(u) = &self.upstream {
+            if !(u.url.starts_with("http://") || u.url.starts_with("https://")) {
+                bad(format!("upstream.url {:?} is not http(s)", u.url));
+            }
+            if !(100..=60_000).contains(&u.timeout_ms) {
+                bad("upstream.timeout_ms must be 100..=60000".into());
+            }
+            if u.cache_entries > 50_000_000 {
+                bad("upstream.cache_entries must be at most 50000000".into());
+            }
+            if !(1..=10_000).contains(&u.max_live_items) {
+                bad("upstream.max_live_items must be 1..=10000".into());
+            }
+            if !(1..=64).contains(&u.concurrency) {
+                bad("upstream.concurrency must be 1..=64".into());
+            }
+        }
         for p in self.webhooks.problems() {
             bad(p);
         }
@@ -225,5 +242,32 @@ purposes = ["kyc", "status"]
         };
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(Config::from_toml(&format!("{}\nbogus = 1\n", sample(dir.path()))).is_err());
+    }
+
+    #[test]
+    fn checks_upstream_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |table: &str| Config::from_toml(&format!("{}[upstream]\n{table}", sample(dir.path())));
+        let cfg = with("url = \"http://127.0.0.1:9000/ocsp\"\n").unwrap();
+        cfg.validate().unwrap();
+        let u = cfg.upstream.unwrap();
+        assert_eq!(
+            (u.timeout_ms, u.require_nonce, u.relay_stale),
+            (5000, true, false)
+        );
+        assert_eq!((u.max_live_items, u.concurrency), (100, 8));
+        let cfg = with(
+            "url = \"ldap://x\"\ntimeout_ms = 0\nmax_live_items = 0\nconcurrency = 65\nrelay_stale = true\n",
+        )
+        .unwrap();
+        let ConfigError::Invalid(problems) = cfg.validate().unwrap_err() else {
+            panic!("expected Invalid");
+        };
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        for key in ["upstream.url", "timeout_ms", "max_live_items", "concurrency"] {
+            assert!(problems.iter().any(|p| p.contains(key)), "{key}: {problems:?}");
+        }
+        assert!(with("url = \"http://x/ocsp\"\nbogus = 1\n").is_err());
+        assert!(with("timeout_ms = 100\n").is_err(), "url is required");
     }
 }

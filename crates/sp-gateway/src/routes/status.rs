@@ -8,8 +8,15 @@
 //! partition was recorded at registration (in the id, and in the Redis values) is answered from
 //! that partition, otherwise from its CA key's stalest one; past nextUpdate + grace the status is
 //! `unknown` with `TRY_LATER`, never `good`. Each item is a metered liveness check.
+//!
+//! With `"live": true` (`?live=true` for one id) every certificate found is checked at J-LIS's
+//! OCSP responder instead ([`crate::live`]; refused with `LIVE_CHECK_NOT_CONFIGURED` when no
+//! `[upstream]` is configured), except those the index answers `revoked`; with
+//! `[upstream] relay_stale`, items the index answers `unknown` because their partition is stale
+//! are checked there without being asked. At most `max_live_items` live checks per request, each
+//! metered apart (`method="ocsp"`, and `sp_gateway_live_checks_total`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use jpki::{CertStatus, Freshness, Serial};
@@ -22,6 +29,7 @@ use crate::body::read_json;
 use crate::error::ApiError;
 use crate::ids::CertRef;
 use crate::index::RevocationView;
+use crate::live::{LiveChecks, LiveSource, is_stale};
 use crate::state::Shared;
 use pf_server::clock::{now_unix, rfc3339};
 
@@ -38,6 +46,9 @@ pub struct StatusRequest {
     /// Certificate serials, hex.
     #[serde(default)]
     pub serials: Vec<String>,
+    /// Check every certificate found at J-LIS's OCSP responder (`[upstream]`).
+    #[serde(default)]
+    pub live: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -69,6 +80,8 @@ struct Item<'a> {
     reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live_error: Option<&'static str>,
 }
 
 /// Counts per answer, for the audit line and metrics.
@@ -78,6 +91,63 @@ struct Tally {
     revoked: u64,
     unknown: u64,
     not_found: u64,
+    /// Checks by (method, status), for `sp_gateway_revocation_checks_total`.
+    #[serde(skip)]
+    checks: BTreeMap<(&'static str, &'static str), u64>,
+    /// Live checks by source, for `sp_gateway_live_checks_total` and the audit line.
+    #[serde(skip)]
+    live: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    fn count(&mut self, status: &CertStatus, live: Option<LiveSource>) {
+        match status {
+            CertStatus::Good(_) => self.good += 1,
+            CertStatus::Revoked { .. } => self.revoked += 1,
+            CertStatus::Unknown { .. } => self.unknown += 1,
+        }
+        let method = if live.is_some() { "ocsp" } else { "crl" };
+        *self.checks.entry((method, status.label())).or_default() += 1;
+        if let Some(source) = live {
+            *self.live.entry(source.label()).or_default() += 1;
+        }
+    }
+
+    fn live_checks(&self) -> u64 {
+        self.live.values().sum()
+    }
+
+    /// `crl`, `ocsp`, or `crl+ocsp` when both answered items of the request.
+    fn check_method(&self) -> &'static str {
+        let live = self.live_checks();
+        let found = self.good + self.revoked + self.unknown;
+        match (live, found) {
+            (0, _) => "crl",
+            (l, f) if l == f => "ocsp",
+            _ => "crl+ocsp",
+        }
+    }
+
+    /// The audit record's fields (no personal data: counts only).
+    fn audit(&self, items: usize, live_requested: bool, id: Option<&str>) -> serde_json::Value {
+        let mut v = json!({
+            "purpose": "liveness_check",
+            "check_method": self.check_method(),
+            "items": items,
+            "result": self,
+            "live": live_requested,
+            "live_checks": self.live_checks(),
+        });
+        if let Some(o) = v.as_object_mut() {
+            if !self.live.is_empty() {
+                o.insert("live_sources".into(), json!(self.live));
+            }
+            if let Some(id) = id {
+                o.insert("id".into(), json!(id));
+            }
+        }
+        v
+    }
 }
 
 /// The status of a registered certificate, from its own CRL partition when it is recorded (else
@@ -130,8 +200,84 @@ async fn resolve(gw: &Shared, sp: &str, r: &StatusRequest) -> Result<Vec<Option<
     Ok(out)
 }
 
-/// A query, its text, and the registered certificate's serial and status.
-type Resolved<'a> = (Query, &'a str, Option<(Serial, CertStatus)>);
+/// One certificate found for a query: its answer and, when it was checked live, where that
+/// answer came from.
+struct Found {
+    cert: CertRef,
+    status: CertStatus,
+    live: Option<LiveSource>,
+}
+
+/// A query (its list and position in the request) and what was found.
+struct Row {
+    kind: Query,
+    at: usize,
+    found: Option<Found>,
+}
+
+/// Answers every query from the index, in request order (ids, user ids, serials).
+fn rows(gw: &Shared, sp: &str, r: &StatusRequest, resolved: &[Option<CertRef>]) -> Vec<Row> {
+    let now = now_unix();
+    let set = gw.index.load();
+    let set = set.as_deref();
+    let queries = (0..r.ids.len())
+        .map(|i| (Query::Id, i))
+        .chain((0..r.user_ids.len()).map(|i| (Query::User, i)))
+        .chain((0..r.serials.len()).map(|i| (Query::Serial, i)));
+    let mut resolved = resolved.iter();
+    queries
+        .map(|(kind, at)| {
+            let cert = match kind {
+                Query::Id => r
+                    .ids
+                    .get(at)
+                    .and_then(|q| gw.ids.open(sp, q))
+                    .and_then(|v| v.cert),
+                Query::User | Query::Serial => resolved.next().cloned().flatten(),
+            };
+            let found = cert.and_then(|cert| {
+                lookup(gw, set, &cert, now).map(|status| Found {
+                    cert,
+                    status,
+                    live: None,
+                })
+            });
+            Row { kind, at, found }
+        })
+        .collect()
+}
+
+/// Whether `found` is checked at J-LIS's responder: asked for (`live`) unless the index answers
+/// revoked (final: J-LIS never un-revokes), or stale with `relay_stale`.
+fn wants_live(live: &LiveChecks, requested: bool, found: &Found) -> bool {
+    if requested {
+        !matches!(found.status, CertStatus::Revoked { .. })
+    } else {
+        live.relay_stale && is_stale(&found.status)
+    }
+}
+
+/// Replaces the index's answer of the items that go to J-LIS's responder (at most
+/// `max_live_items`) with the live answer.
+async fn relay(gw: &Shared, found: Vec<&mut Found>, requested: bool) {
+    let Some(live) = gw.live.as_ref() else {
+        return;
+    };
+    let targets: Vec<&mut Found> = found
+        .into_iter()
+        .filter(|f| wants_live(live, requested, f))
+        .take(live.max_items)
+        .collect();
+    if targets.is_empty() {
+        return;
+    }
+    let certs: Vec<CertRef> = targets.iter().map(|f| f.cert.clone()).collect();
+    let answers = live.check_all(&certs).await;
+    for (f, a) in targets.into_iter().zip(answers) {
+        f.status = a.status;
+        f.live = Some(a.source);
+    }
+}
 
 #[derive(Serialize)]
 struct Answer<'a> {
@@ -140,54 +286,38 @@ struct Answer<'a> {
     results: Vec<Item<'a>>,
 }
 
-fn answer(
-    gw: &Shared,
-    sp: &str,
-    r: &StatusRequest,
-    resolved: &[Option<CertRef>],
-) -> Result<(Vec<u8>, Tally), serde_json::Error> {
+fn render(r: &StatusRequest, rows: &[Row]) -> Result<(Vec<u8>, Tally), serde_json::Error> {
     let now = now_unix();
-    let set = gw.index.load();
-    let set = set.as_deref();
-    let queries = r
-        .ids
-        .iter()
-        .map(|q| (Query::Id, q.as_str()))
-        .chain(r.user_ids.iter().map(|q| (Query::User, q.as_str())))
-        .chain(r.serials.iter().map(|q| (Query::Serial, q.as_str())));
-    let mut statuses: Vec<Resolved<'_>> = Vec::with_capacity(resolved.len() + r.ids.len());
-    let mut resolved = resolved.iter();
-    for (kind, q) in queries {
-        let cert = match kind {
-            Query::Id => gw.ids.open(sp, q).and_then(|v| v.cert),
-            Query::User | Query::Serial => resolved.next().cloned().flatten(),
-        };
-        let st = cert.and_then(|c| lookup(gw, set, &c, now).map(|s| (c.serial, s)));
-        statuses.push((kind, q, st));
-    }
     // CRL times repeat: format each once.
     let mut times: HashMap<i64, String> = HashMap::new();
-    for (_, _, st) in &statuses {
-        if let Some(f) = st.as_ref().and_then(|(_, s)| s.freshness()) {
-            times
-                .entry(f.this_update)
-                .or_insert_with(|| rfc3339(f.this_update));
-            times
-                .entry(f.next_update)
-                .or_insert_with(|| rfc3339(f.next_update));
-        }
+    for f in rows
+        .iter()
+        .filter_map(|row| row.found.as_ref().and_then(|f| f.status.freshness()))
+    {
+        times
+            .entry(f.this_update)
+            .or_insert_with(|| rfc3339(f.this_update));
+        times
+            .entry(f.next_update)
+            .or_insert_with(|| rfc3339(f.next_update));
     }
     let mut tally = Tally::default();
     let time = |f: Option<&Freshness>, pick: fn(&Freshness) -> i64| {
         f.and_then(|f| times.get(&pick(f)).map(String::as_str))
     };
-    let items: Vec<Item<'_>> = statuses
+    let items: Vec<Item<'_>> = rows
         .iter()
-        .map(|(kind, q, st)| {
+        .map(|row| {
+            let list = match row.kind {
+                Query::Id => &r.ids,
+                Query::User => &r.user_ids,
+                Query::Serial => &r.serials,
+            };
+            let q = list.get(row.at).map(String::as_str);
             let mut item = Item {
-                id: matches!(kind, Query::Id).then_some(*q),
-                user_id: matches!(kind, Query::User).then_some(*q),
-                serial: matches!(kind, Query::Serial).then(|| q.to_string()),
+                id: q.filter(|_| matches!(row.kind, Query::Id)),
+                user_id: q.filter(|_| matches!(row.kind, Query::User)),
+                serial: q.filter(|_| matches!(row.kind, Query::Serial)).map(str::to_owned),
                 status: "not_found",
                 check_method: None,
                 source_updated_at: None,
@@ -196,31 +326,38 @@ fn answer(
                 revoked_at: None,
                 reason: None,
                 reason_code: None,
+                live_error: None,
             };
-            let Some((serial, s)) = st else {
+            let Some(found) = &row.found else {
                 tally.not_found += 1;
                 return item;
             };
+            let s = &found.status;
             let f = s.freshness();
-            item.serial = Some(serial.to_hex());
+            tally.count(s, found.live);
+            item.serial = Some(found.cert.serial.to_hex());
             item.status = s.label();
-            item.check_method = Some("crl");
             item.source_updated_at = time(f, |f| f.this_update);
             item.source_next_update = time(f, |f| f.next_update);
-            item.source_basis = f.map(|f| f.basis.as_str());
+            match found.live {
+                Some(source) => {
+                    item.check_method = Some("ocsp");
+                    item.live_error = source.error();
+                }
+                None => {
+                    item.check_method = Some("crl");
+                    item.source_basis = f.map(|f| f.basis.as_str());
+                }
+            }
             match s {
-                CertStatus::Good(_) => tally.good += 1,
+                CertStatus::Good(_) => {}
                 CertStatus::Revoked {
                     revoked_at, reason, ..
                 } => {
-                    tally.revoked += 1;
                     item.revoked_at = Some(rfc3339(*revoked_at));
                     item.reason = reason.map(jpki::Reason::rfc_name);
                 }
-                CertStatus::Unknown { .. } => {
-                    tally.unknown += 1;
-                    item.reason_code = Some("TRY_LATER");
-                }
+                CertStatus::Unknown { .. } => item.reason_code = Some("TRY_LATER"),
             }
             item
         })
@@ -234,14 +371,35 @@ fn answer(
 }
 
 fn meter(gw: &Shared, sp: &str, t: &Tally) {
-    for (status, n) in [("good", t.good), ("revoked", t.revoked), ("unknown", t.unknown)] {
-        if n > 0 {
-            gw.metrics
-                .checks
-                .with_label_values(&[sp, "liveness_check", "crl", status])
-                .inc_by(n);
-        }
+    for ((method, status), n) in &t.checks {
+        gw.metrics
+            .checks
+            .with_label_values(&[sp, "liveness_check", method, status])
+            .inc_by(*n);
     }
+    for (source, n) in &t.live {
+        gw.metrics.live_checks.with_label_values(&[sp, source]).inc_by(*n);
+    }
+}
+
+/// Runs `f` on the blocking pool when a request is large (`n` items), else inline.
+async fn maybe_blocking<T: Send + 'static>(
+    n: usize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    if n > 2000 {
+        web::block(f).await.map_err(|e| ApiError::Internal(e.to_string()))
+    } else {
+        Ok(f())
+    }
+}
+
+/// Refuses a live check when no `[upstream]` is configured.
+fn check_live_available(gw: &Shared, requested: bool) -> Result<(), ApiError> {
+    if requested && gw.live.is_none() {
+        return Err(ApiError::LiveNotConfigured);
+    }
+    Ok(())
 }
 
 /// `POST /v1/certificate-status`.
@@ -258,31 +416,51 @@ pub async fn bulk(
             "give at least one of ids, user_ids, serials".into(),
         ));
     }
+    check_live_available(&gw, body.live)?;
     let max = gw.config.limits.max_bulk_items;
     if n > max {
         return Err(ApiError::PayloadTooLarge(format!(
             "{n} items: at most {max} per request"
         )));
     }
+    if let Some(live) = gw.live.as_ref().filter(|_| body.live)
+        && n > live.max_items
+    {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{n} items: at most {} per request with live",
+            live.max_items
+        )));
+    }
     gw.limit(sp, n as u64).await?;
     let resolved = resolve(&gw, &sp.id, &body).await?;
     let sp_id = sp.id.clone();
     let gw2 = gw.get_ref().clone();
-    let (out, tally) = if n > 2000 {
-        web::block(move || answer(&gw2, &sp_id, &body, &resolved))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-    } else {
-        answer(&gw2, &sp_id, &body, &resolved)
+    let (body, mut rows) = maybe_blocking(n, move || {
+        let rows = rows(&gw2, &sp_id, &body, &resolved);
+        (body, rows)
+    })
+    .await?;
+    if gw.live.is_some() {
+        let found: Vec<&mut Found> = rows.iter_mut().filter_map(|r| r.found.as_mut()).collect();
+        relay(&gw, found, body.live).await;
     }
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let live_requested = body.live;
+    let (out, tally) = maybe_blocking(n, move || render(&body, &rows))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     meter(&gw, &sp.id, &tally);
-    gw.audit.record(
-        "status_check",
-        Some(&sp.id),
-        json!({"purpose": "liveness_check", "check_method": "crl", "items": n, "result": tally}),
-    );
+    gw.audit
+        .record("status_check", Some(&sp.id), tally.audit(n, live_requested, None));
     Ok(HttpResponse::Ok().content_type("application/json").body(out))
+}
+
+/// The query of `GET /v1/verifications/{id}/status` (other parameters are ignored, as before
+/// `live` existed).
+#[derive(Debug, Default, Deserialize)]
+pub struct SingleQuery {
+    /// Check the certificate at J-LIS's OCSP responder (`[upstream]`).
+    #[serde(default)]
+    pub live: bool,
 }
 
 /// `GET /v1/verifications/{id}/status`: one certificate; 404 unless this SP registered it.
@@ -292,13 +470,18 @@ pub async fn single(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let sp = gw.authenticate(&req, Purpose::Status)?;
+    let query = web::Query::<SingleQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?
+        .into_inner();
+    check_live_available(&gw, query.live)?;
     gw.limit(sp, 1).await?;
     let cert = gw.ids.open(&sp.id, &id).and_then(|v| v.cert);
     let set = gw.index.load();
     let st = cert
         .as_ref()
         .and_then(|c| lookup(&gw, set.as_deref(), c, now_unix()));
-    let (Some(c), Some(s)) = (cert, st) else {
+    drop(set);
+    let (Some(cert), Some(status)) = (cert, st) else {
         gw.audit.record(
             "status_check",
             Some(&sp.id),
@@ -306,23 +489,28 @@ pub async fn single(
         );
         return Err(ApiError::NotFound);
     };
-    let tally = Tally {
-        good: u64::from(matches!(s, CertStatus::Good(_))),
-        revoked: u64::from(matches!(s, CertStatus::Revoked { .. })),
-        unknown: u64::from(matches!(s, CertStatus::Unknown { .. })),
-        not_found: 0,
+    let mut found = Found {
+        cert,
+        status,
+        live: None,
     };
+    relay(&gw, vec![&mut found], query.live).await;
+    let mut tally = Tally::default();
+    tally.count(&found.status, found.live);
     meter(&gw, &sp.id, &tally);
     gw.audit.record(
         "status_check",
         Some(&sp.id),
-        json!({"purpose": "liveness_check", "check_method": "crl", "items": 1, "id": id.as_str(), "result": tally}),
+        tally.audit(1, query.live, Some(id.as_str())),
     );
-    let mut v =
-        serde_json::to_value(RevocationView::of(&s)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let view = match found.live {
+        Some(source) => RevocationView::of_live(&found.status, source),
+        None => RevocationView::of(&found.status),
+    };
+    let mut v = serde_json::to_value(view).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(o) = v.as_object_mut() {
         o.insert("id".into(), json!(id.as_str()));
-        o.insert("serial".into(), json!(c.serial.to_hex()));
+        o.insert("serial".into(), json!(found.cert.serial.to_hex()));
     }
     Ok(HttpResponse::Ok().json(v))
 }

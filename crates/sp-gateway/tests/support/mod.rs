@@ -201,6 +201,8 @@ pub struct Opts {
     pub sp_extra: [String; 2],
     /// Extra lines in the `[index]` table (e.g. `crl_dp_partitions`).
     pub index_extra: String,
+    /// Lines of an `[upstream]` table (J-LIS's OCSP responder for live checks).
+    pub upstream: Option<String>,
 }
 
 pub async fn start(opts: Opts) -> Gw {
@@ -233,6 +235,10 @@ pub async fn start(opts: Opts) -> Gw {
         .jlis
         .map(|u| format!("[jlis]\nbase_url = \"{u}\"\ntimeout_ms = 3000\n"))
         .unwrap_or_default();
+    let upstream = opts
+        .upstream
+        .map(|u| format!("[upstream]\n{u}\n"))
+        .unwrap_or_default();
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     let tls = opts
         .tls
@@ -243,7 +249,7 @@ pub async fn start(opts: Opts) -> Gw {
          {tls}[trust]\nroots = [{}]\n[redis]\nurl = \"{}\"\ntimeout_ms = 300\nprobe_interval_ms = 200\n[index]\nreload_interval_ms = 100\n{}\
          [limits]\nmax_json_bytes = 65536\nmax_bulk_json_bytes = 16777216\n[login]\nchallenge_ttl_secs = 5\n\
          [webhooks]\ndelta_stream = \"{DELTA_STREAM}\"\nblock_ms = 100\ntimeout_ms = 1000\nclaim_idle_ms = 2500\n\
-         max_attempts = 4\nbackoff_initial_ms = 100\nbackoff_max_ms = 400\n{jlis}{}{}{}{}",
+         max_attempts = 4\nbackoff_initial_ms = 100\nbackoff_max_ms = 400\n{jlis}{upstream}{}{}{}{}",
         snap.display(),
         audit.display(),
         secret.display(),
