@@ -21,6 +21,12 @@ if ! have_cmd cargo; then
   exit 1
 fi
 
+# Python's `cryptography`: an independent reader of our OCSP responses in the tests.
+if ! python3 -c 'import cryptography.x509.ocsp' >/dev/null 2>&1; then
+  echo "==> installing Python's cryptography (pip)" >&2
+  python3 -m pip install -q cryptography >&2 || { echo "error: python3 -m pip install cryptography failed" >&2; exit 1; }
+fi
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && have_cmd apt-get; then

@@ -609,3 +609,47 @@ async fn a_stale_partition_with_jlis_down_is_try_later_never_good() {
         "{metrics}"
     );
 }
+
+/// Python's `cryptography` reads our responses (good, revoked, unknown issuer) and verifies their
+/// signature with the responder's key: an implementation we did not write, besides OpenSSL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_cryptography_loads_and_verifies_our_responses() {
+    let e = env(64).await;
+    let ca_pem = e.ca_pem("sign-2026");
+    for (serial, expected) in [(GOOD, "GOOD"), (REVOKED, "REVOKED")] {
+        let serial = format!("{serial:#x}");
+        openssl(
+            &e.work,
+            &["ocsp", "-issuer", &ca_pem, "-serial", &serial, "-nonce", "-reqout", "py-req.der"],
+        );
+        let (status, body) = post(&e.url, std::fs::read(e.work.join("py-req.der")).unwrap()).await;
+        assert_eq!(status, 200);
+        std::fs::write(e.work.join("py-resp.der"), &body).unwrap();
+        let script = r#"
+import sys
+from cryptography import x509
+from cryptography.x509 import ocsp
+from cryptography.hazmat.primitives.asymmetric import ec
+r = ocsp.load_der_ocsp_response(open(sys.argv[1], "rb").read())
+assert r.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL, r.response_status
+cert = x509.load_pem_x509_certificate(open(sys.argv[2], "rb").read())
+cert.public_key().verify(r.signature, r.tbs_response_bytes, ec.ECDSA(r.signature_hash_algorithm))
+assert r.next_update_utc is not None and r.this_update_utc <= r.next_update_utc
+print(r.certificate_status.name, hex(r.serial_number))
+"#;
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(e.work.join("py-resp.der"))
+            .arg(e.work.join("responder.pem"))
+            .output()
+            .expect("python3");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "python cryptography refused it:\n{text}");
+        assert!(text.starts_with(&format!("{expected} {serial}")), "{text}");
+    }
+}
