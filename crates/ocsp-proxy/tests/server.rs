@@ -620,7 +620,16 @@ async fn python_cryptography_loads_and_verifies_our_responses() {
         let serial = format!("{serial:#x}");
         openssl(
             &e.work,
-            &["ocsp", "-issuer", &ca_pem, "-serial", &serial, "-nonce", "-reqout", "py-req.der"],
+            &[
+                "ocsp",
+                "-issuer",
+                &ca_pem,
+                "-serial",
+                &serial,
+                "-nonce",
+                "-reqout",
+                "py-req.der",
+            ],
         );
         let (status, body) = post(&e.url, std::fs::read(e.work.join("py-req.der")).unwrap()).await;
         assert_eq!(status, 200);
