@@ -79,10 +79,10 @@ impl Verified {
     /// The same answer with `source` as its partition name.
     pub fn with_source(mut self, source: &str) -> Verified {
         match &mut self.status {
-            CertStatus::Good(f) | CertStatus::Revoked { freshness: f, .. } => f.partition = source.to_owned(),
+            CertStatus::Good(f) | CertStatus::Revoked { freshness: f, .. } => f.partition = source.into(),
             CertStatus::Unknown { freshness, .. } => {
                 if let Some(f) = freshness {
-                    f.partition = source.to_owned();
+                    f.partition = source.into();
                 }
             }
         }
@@ -194,7 +194,7 @@ pub fn verify_response(
 
     let freshness = Freshness {
         method: CheckMethod::Ocsp,
-        partition: DEFAULT_SOURCE.to_owned(),
+        partition: DEFAULT_SOURCE.into(),
         this_update,
         next_update,
         basis: Basis::OwnPartition,

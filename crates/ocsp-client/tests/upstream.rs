@@ -63,7 +63,7 @@ async fn good_revoked_and_unknown_from_the_simulator() {
         panic!("{v:?}")
     };
     assert_eq!(f.method, CheckMethod::Ocsp);
-    assert_eq!(f.partition, url);
+    assert_eq!(&*f.partition, url.as_str());
     assert_eq!(f.basis, jpki::Basis::OwnPartition);
     assert!(v.this_update <= unix_now() && unix_now() < v.next_update);
     assert_eq!(

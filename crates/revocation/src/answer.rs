@@ -35,7 +35,7 @@ impl Policy {
 pub fn freshness_of(meta: &PartitionMeta, basis: Basis) -> Freshness {
     Freshness {
         method: CheckMethod::Crl,
-        partition: meta.id.clone(),
+        partition: meta.id.as_str().into(),
         this_update: meta.this_update,
         next_update: meta.next_update,
         basis,
@@ -88,31 +88,31 @@ impl Snapshot {
         if let Some(r) = self.lookup(serial) {
             // A snapshot never holds an entry without its partition; should one be damaged, the
             // listing still stands (revoked is never softened) with the stalest dates.
-            let meta = self.partition(r.partition).or_else(|| self.stalest_partition());
-            if let Some(meta) = meta {
+            let index = Some(r.partition)
+                .filter(|i| self.partition(*i).is_some())
+                .or_else(|| self.stalest_index());
+            if let Some(freshness) = index.and_then(|i| self.freshness_at(i, Basis::ListingCrl)) {
                 return CertStatus::Revoked {
                     revoked_at: r.revoked_at,
                     reason: r.reason,
-                    freshness: freshness_of(meta, Basis::ListingCrl),
+                    freshness,
                 };
             }
         }
-        let own = partitions
-            .iter()
-            .find_map(|p| self.partition_index(p.as_ref()))
-            .and_then(|i| self.partition(i));
-        let (meta, basis) = match own {
-            Some(meta) => (meta, Basis::OwnPartition),
-            None => match self.stalest_partition() {
-                Some(meta) => (meta, Basis::StalestPartition),
-                None => return CertStatus::unknown(UnknownReason::NoPartition),
-            },
+        let own = partitions.iter().find_map(|p| self.partition_index(p.as_ref()));
+        let chosen = match own {
+            Some(i) => self.freshness_at(i, Basis::OwnPartition),
+            None => self
+                .stalest_index()
+                .and_then(|i| self.freshness_at(i, Basis::StalestPartition)),
         };
-        let freshness = freshness_of(meta, basis);
+        let Some(freshness) = chosen else {
+            return CertStatus::unknown(UnknownReason::NoPartition);
+        };
         if freshness.covers(at, policy.grace_secs) {
             CertStatus::Good(freshness)
         } else {
-            let reason = if at < meta.this_update {
+            let reason = if at < freshness.this_update {
                 UnknownReason::NotYetValid
             } else {
                 UnknownReason::Stale
@@ -122,5 +122,17 @@ impl Snapshot {
                 freshness: Some(freshness),
             }
         }
+    }
+
+    /// The freshness of partition `index`, answered on `basis`, naming it by the shared id.
+    fn freshness_at(&self, index: u16, basis: Basis) -> Option<Freshness> {
+        let meta = self.partition(index)?;
+        Some(Freshness {
+            method: CheckMethod::Crl,
+            partition: self.partition_id_arc(index)?,
+            this_update: meta.this_update,
+            next_update: meta.next_update,
+            basis,
+        })
     }
 }

@@ -137,7 +137,7 @@ pub fn record_partition(
         && f.basis == Basis::OwnPartition
         && crate::ids::partition_fits(&f.partition)
     {
-        return Some(f.partition.clone());
+        return Some(f.partition.to_string());
     }
     partition_candidates(der, map)
         .into_iter()

@@ -18,8 +18,13 @@ use std::time::Duration;
 use serde_json::json;
 use support::{Gw, KEY_A, KEY_SLOW, Opts, Replica, assert_error, now, sample, sim, start};
 
+/// The tests here stop and restart Redis on its port: run them one at a time, so that a restart
+/// never finds its port taken by the other test's servers.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_mid_test() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let s = sim();
     let h = s.issue("2023", false);
     let h2 = s.issue("2023", false);
@@ -130,6 +135,7 @@ async fn wait_for_metrics(gw: &Gw, replica: &Replica, done: impl Fn(&str) -> boo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_sharing_a_stale_partition_and_a_dead_redis_stay_ready() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let gw = start(Opts {
         no_snapshot: true,
         ..Default::default()

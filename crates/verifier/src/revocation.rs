@@ -89,7 +89,7 @@ impl StaticSource {
     fn freshness(&self, basis: Basis) -> Freshness {
         Freshness {
             method: CheckMethod::Static,
-            partition: "static".to_owned(),
+            partition: "static".into(),
             this_update: self.updated_at,
             next_update: i64::MAX,
             basis,

@@ -55,6 +55,8 @@ pub struct Snapshot {
     partition_ids: std::collections::HashMap<String, u16>,
     /// The partition with the earliest nextUpdate (the first of them).
     stalest: Option<u16>,
+    /// Each partition's id, shared with the answers that name it ([`crate::answer`]).
+    partition_arcs: Vec<std::sync::Arc<str>>,
     ranges: [Range<usize>; SECTIONS],
     path: Option<PathBuf>,
     stamp: Option<FileStamp>,
@@ -192,6 +194,7 @@ impl Snapshot {
             partitions: Vec::new(),
             partition_ids: std::collections::HashMap::new(),
             stalest: None,
+            partition_arcs: Vec::new(),
             ranges,
             path: None,
             stamp: None,
@@ -219,6 +222,11 @@ impl Snapshot {
             }
         }
         snap.partition_ids = names;
+        snap.partition_arcs = snap
+            .partitions
+            .iter()
+            .map(|p| std::sync::Arc::from(p.id.as_str()))
+            .collect();
         snap.stalest = snap
             .partitions
             .iter()
@@ -426,6 +434,16 @@ impl Snapshot {
             .get(id)
             .or_else(|| self.partition_ids.get(&jpki::dp_name::partition_key(id)))
             .copied()
+    }
+
+    /// The index of the partition with the earliest nextUpdate.
+    pub(crate) fn stalest_index(&self) -> Option<u16> {
+        self.stalest
+    }
+
+    /// A partition's id, shared.
+    pub(crate) fn partition_id_arc(&self, index: u16) -> Option<std::sync::Arc<str>> {
+        self.partition_arcs.get(usize::from(index)).cloned()
     }
 
     /// The partition with the earliest nextUpdate.
