@@ -1,4 +1,4 @@
-//! Issue 5's "bad input" list against the real `crl-sync ingest` binary: after a good CRL (number 5)
+//! Every kind of bad CRL input against the real `crl-sync ingest` binary: after a good CRL (number 5)
 //! every bad input is refused with exit 2 (64 for usage errors) and a stable error code, and the
 //! snapshot directory stays byte-identical, so `lookup` answers exactly as before. Then the happy
 //! path: the same CRL again is "unchanged", a newer one flips lookups, and past nextUpdate a serial

@@ -1,4 +1,4 @@
-//! Signed webhook delivery of revocations (DESIGN flow 5): when crl-sync sees a consented
+//! Signed webhook delivery of revocations (the consented 4-info update flow): when crl-sync sees a consented
 //! certificate revoked, the SP that holds the consent is told, at least once.
 //!
 //! Two stages, each a loop over a Redis stream read with a consumer group shared by every
