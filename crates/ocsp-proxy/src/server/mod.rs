@@ -22,8 +22,8 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
@@ -33,14 +33,20 @@ use der::Encode;
 use pf_server::clock::now_unix;
 use pf_server::health::{Check, IndexHealth, Monitored};
 use pf_server::index::{Index, Reload};
-use pf_server::metrics::IndexMetrics;
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::Registry;
 use revocation::Policy;
 
 use der::asn1::Null;
 use jpki::CertStatus;
 use jpki::ocsp::{CertStatus as OcspStatus, RevokedInfo, SingleResponse};
 use ocsp_client::{ClientConfig, IssuingCa, OcspClient, Verified, VerifyPolicy};
+
+mod cache;
+mod metrics;
+
+use cache::Cached;
+pub use cache::ResponseCache;
+pub use metrics::Metrics;
 
 use crate::answer::{
     Answer, Context, Decision, StalePolicy, answer_request, crl_reason, gtime, try_later_response,
@@ -64,126 +70,6 @@ pub enum StartError {
     /// The relay to J-LIS could not be set up.
     #[error("upstream: {0}")]
     Upstream(#[from] ocsp_client::OcspClientError),
-}
-
-/// The responder's metrics, under `ocsp_proxy_`.
-#[derive(Debug, Clone)]
-pub struct Metrics {
-    registry: Registry,
-    /// The revocation index's.
-    pub index: IndexMetrics,
-    /// `responses_total{status, source}`: status `successful` (signed), `malformed_request`,
-    /// `internal_error`, `try_later`; source `index`, `cache` or `none`.
-    pub responses: IntCounterVec,
-    /// `signings_shed_total`: requests answered `tryLater` because the signers were all busy.
-    pub shed: IntCounter,
-    /// `request_duration_seconds{method}`.
-    pub latency: HistogramVec,
-    /// `relay_total{result}`: live checks at J-LIS's responder (OCSP checks may be billed per
-    /// call): `upstream` (asked), `cache` (a verified answer still before its nextUpdate), or the
-    /// refusal's code (`OCSP_UPSTREAM_UNREACHABLE`, `OCSP_BAD_SIGNATURE`, ...).
-    pub relay: IntCounterVec,
-}
-
-impl Metrics {
-    fn new() -> Result<Metrics, prometheus::Error> {
-        let registry = pf_server::metrics::registry("ocsp_proxy")?;
-        let index = IndexMetrics::register(&registry)?;
-        let responses = IntCounterVec::new(
-            Opts::new("responses_total", "OCSP responses by status and source"),
-            &["status", "source"],
-        )?;
-        let shed = IntCounter::new(
-            "signings_shed_total",
-            "Requests answered tryLater because every signer was busy",
-        )?;
-        let latency = HistogramVec::new(
-            HistogramOpts::new("request_duration_seconds", "Time to answer an OCSP request").buckets(vec![
-                0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1.0,
-            ]),
-            &["method"],
-        )?;
-        let relay = IntCounterVec::new(
-            Opts::new("relay_total", "Live checks at J-LIS's OCSP responder, by result"),
-            &["result"],
-        )?;
-        registry.register(Box::new(relay.clone()))?;
-        registry.register(Box::new(responses.clone()))?;
-        registry.register(Box::new(shed.clone()))?;
-        registry.register(Box::new(latency.clone()))?;
-        Ok(Metrics {
-            registry,
-            index,
-            responses,
-            shed,
-            latency,
-            relay,
-        })
-    }
-}
-
-/// A signed response kept for requests without a nonce.
-#[derive(Clone, Debug)]
-struct Cached {
-    body: Arc<[u8]>,
-    /// Served until then (the response's nextUpdate), unix seconds.
-    valid_until: i64,
-    /// The single response's thisUpdate, for `Last-Modified`.
-    this_update: i64,
-}
-
-/// Signed responses to nonce-less single-CertID requests, keyed by the CertID's DER (hash
-/// algorithm, issuer hashes and serial). Emptied whenever a newer snapshot set is swapped in, and
-/// an entry is never served past its nextUpdate. Bounded: at the limit, an arbitrary entry makes
-/// room.
-#[derive(Debug)]
-pub struct ResponseCache {
-    entries: Mutex<HashMap<Vec<u8>, Cached>>,
-    max: usize,
-}
-
-impl ResponseCache {
-    /// A cache of at most `max` responses (0: no caching).
-    pub fn new(max: usize) -> ResponseCache {
-        ResponseCache {
-            entries: Mutex::new(HashMap::new()),
-            max,
-        }
-    }
-
-    fn get(&self, key: &[u8], now: i64) -> Option<Cached> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).filter(|c| now < c.valid_until).cloned()
-    }
-
-    fn put(&self, key: Vec<u8>, value: Cached) {
-        if self.max == 0 {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.max
-            && !entries.contains_key(&key)
-            && let Some(victim) = entries.keys().next().cloned()
-        {
-            entries.remove(&victim);
-        }
-        entries.insert(key, value);
-    }
-
-    /// Drops every response (a newer snapshot set may change any of them).
-    pub fn clear(&self) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    /// Responses kept.
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether none is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The relay to J-LIS's responder: the client and the CAs it asks about, by key id.
