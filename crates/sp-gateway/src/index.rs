@@ -104,11 +104,16 @@ pub fn status(
     partitions: &[String],
     map: &HashMap<String, String>,
 ) -> CertStatus {
+    let policy = Policy::with_grace(grace);
+    // CRLs that name themselves need no map: the names go to the rule as they are.
+    if map.is_empty() {
+        return revocation::status(set, key_id, serial, now, partitions, policy);
+    }
     let mapped: Vec<&str> = partitions
         .iter()
         .map(|p| map.get(p).unwrap_or(p).as_str())
         .collect();
-    revocation::status(set, key_id, serial, now, &mapped, Policy::with_grace(grace))
+    revocation::status(set, key_id, serial, now, &mapped, policy)
 }
 
 /// The partition ids a certificate (DER) may belong to: each full name of its
